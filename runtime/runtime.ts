@@ -1,0 +1,315 @@
+import { BufferPool } from './pool.js';
+import { Tensor, type TensorOwner } from './tensor.js';
+import { bytesPerElement, elementCount, formatShape, type DType } from './dtype.js';
+import { createGpu, type Gpu, type GpuFeatures, type GpuOptions } from './gpu.js';
+import { fromF16Array, toF16Array } from './half.js';
+import type { Uniforms } from './uniforms.js';
+
+const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST, spelled out so this loads before GPU globals exist
+const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
+const MAP_READ_DST = 0x1 | 0x8; // MAP_READ | COPY_DST
+const INDIRECT_STORAGE = 0x100 | STORAGE;
+
+const UNIFORM_CHUNK = 64 * 1024;
+
+export type Workgroups = readonly [number, number?, number?];
+
+export interface Dispatch {
+  readonly pipeline: GPUComputePipeline;
+  /** Storage buffers at @binding(1), @binding(2), ... in this order. */
+  readonly bindings: readonly (Tensor | GPUBufferBinding)[];
+  /** The uniform struct at @binding(0), if the kernel has one. */
+  readonly uniforms?: Uniforms;
+  /** Direct workgroup counts, or a buffer of three u32 counts written by an earlier kernel. */
+  readonly workgroups: Workgroups | { readonly indirect: GPUBuffer; readonly offset?: number };
+}
+
+interface UniformChunk {
+  buffer: GPUBuffer;
+  data: Uint8Array;
+  used: number;
+}
+
+/**
+ * Owns the device, the buffer pool and the command stream. Kernels record dispatches into one
+ * open compute pass; nothing reaches the GPU until flush(), so a whole U-Net pass is one command
+ * buffer and the CPU never waits inside the denoising loop.
+ */
+export class Runtime implements TensorOwner {
+  readonly device: GPUDevice;
+  readonly pool: BufferPool;
+  readonly features: GpuFeatures;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private chunks: UniformChunk[] = [];
+  private readonly scopes: Set<Tensor>[] = [];
+  private readonly errors: string[] = [];
+  private dispatchCount = 0;
+
+  private constructor(readonly gpu: Gpu) {
+    this.device = gpu.device;
+    this.features = gpu.features;
+    this.pool = new BufferPool(this.device);
+    this.device.addEventListener('uncapturederror', (ev) => {
+      this.errors.push((ev as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+
+  static async create(options: GpuOptions = {}): Promise<Runtime> {
+    return new Runtime(await createGpu(options));
+  }
+
+  /** Storage dtype for activations: f16 where the device has it, unless asked otherwise. */
+  defaultDType(requested: DType | 'auto' = 'auto'): DType {
+    if (requested === 'f16' && !this.features.f16) throw new Error('this device has no shader-f16; use --dtype f32');
+    if (requested !== 'auto') return requested;
+    return this.features.f16 ? 'f16' : 'f32';
+  }
+
+  // ---- tensors ----
+
+  empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`bad tensor shape ${formatShape(shape)}`);
+    const bytes = Math.max(4, Math.ceil((elementCount(shape) * bytesPerElement(dtype)) / 4) * 4);
+    if (bytes > this.gpu.limits.maxStorageBufferBindingSize) {
+      throw new Error(
+        `tensor ${formatShape(shape)} ${dtype} is ${bytes} bytes, over this device's storage binding limit ` +
+          `(${this.gpu.limits.maxStorageBufferBindingSize}); use a smaller image or tiling`,
+      );
+    }
+    const t = new Tensor(this, this.pool.acquire(bytes, STORAGE), shape, dtype);
+    this.scopes[this.scopes.length - 1]?.add(t);
+    return t;
+  }
+
+  zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    const t = this.empty(shape, dtype);
+    this.clear(t);
+    return t;
+  }
+
+  /** Uploads host values, converting to the tensor's dtype (f16 rounds to nearest even). */
+  upload(data: ArrayLike<number> | Float32Array | Uint16Array, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    if (data.length !== elementCount(shape)) {
+      throw new Error(`upload: ${data.length} values for shape ${formatShape(shape)}`);
+    }
+    const t = this.empty(shape, dtype);
+    this.writeTensor(t, data);
+    return t;
+  }
+
+  /** Writes host values into an existing tensor (f16 from numbers, or raw f16 bits as Uint16Array). */
+  writeTensor(t: Tensor, data: ArrayLike<number> | Float32Array | Uint16Array): void {
+    t.assertLive();
+    let bytes: ArrayBufferView;
+    if (t.dtype === 'f32') bytes = data instanceof Float32Array ? data : Float32Array.from(data);
+    else bytes = data instanceof Uint16Array ? data : toF16Array(data);
+    this.writeBytes(t.buffer, 0, bytes);
+  }
+
+  /** Raw write into a buffer; pending recorded work is flushed first so the write cannot overtake it. */
+  writeBytes(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    this.flush();
+    const len = data.byteLength;
+    const src = new Uint8Array(data.buffer, data.byteOffset, len);
+    if (len % 4 === 0) {
+      this.device.queue.writeBuffer(buffer, offset, src);
+    } else {
+      const padded = new Uint8Array(Math.ceil(len / 4) * 4);
+      padded.set(src);
+      this.device.queue.writeBuffer(buffer, offset, padded);
+    }
+  }
+
+  /** Reads a tensor back as float32 (flushes and waits: never call this inside the denoising loop). */
+  async read(t: Tensor): Promise<Float32Array> {
+    const raw = await this.readBytes(t.buffer, t.byteLength);
+    return t.dtype === 'f32' ? new Float32Array(raw) : fromF16Array(new Uint16Array(raw));
+  }
+
+  async readBytes(buffer: GPUBuffer, byteLength: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(byteLength / 4) * 4;
+    const staging = this.pool.acquire(size, MAP_READ_DST);
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.flush();
+    await staging.mapAsync(GPUMapMode.READ, 0, size);
+    const copy = staging.getMappedRange(0, size).slice(0, byteLength);
+    staging.unmap();
+    this.pool.release(staging);
+    this.throwErrors();
+    return copy;
+  }
+
+  releaseTensor(t: Tensor): void {
+    this.pool.release(t.buffer);
+  }
+
+  /** A buffer for indirect dispatch arguments or GPU-side counters. */
+  indirectBuffer(bytes: number): GPUBuffer {
+    return this.pool.acquire(bytes, INDIRECT_STORAGE);
+  }
+
+  releaseBuffer(buffer: GPUBuffer): void {
+    this.pool.release(buffer);
+  }
+
+  /**
+   * Runs fn and disposes every tensor it created except those it returns (a tensor, or an array
+   * or object of them) and those passed to keep().
+   */
+  tidy<R>(fn: () => R): R {
+    const scope = new Set<Tensor>();
+    this.scopes.push(scope);
+    let result: R;
+    try {
+      result = fn();
+    } finally {
+      this.scopes.pop();
+    }
+    const survivors = new Set<Tensor>();
+    collectTensors(result, survivors);
+    const parent = this.scopes[this.scopes.length - 1];
+    for (const t of scope) {
+      if (survivors.has(t)) parent?.add(t);
+      else t.dispose();
+    }
+    return result;
+  }
+
+  /** Takes a tensor out of the enclosing tidy scopes so it outlives them. */
+  keep<T extends Tensor>(t: T): T {
+    for (const s of this.scopes) s.delete(t);
+    return t;
+  }
+
+  // ---- kernels ----
+
+  /** Compiles (once per distinct source) a compute pipeline with entry point `main`. */
+  pipeline(label: string, code: string): GPUComputePipeline {
+    const key = `${label}\n${code}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ label, code });
+      p = this.device.createComputePipeline({ label, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  dispatch(d: Dispatch): void {
+    const entries: GPUBindGroupEntry[] = [];
+    if (d.uniforms) entries.push({ binding: 0, resource: this.uniformBinding(d.uniforms) });
+    d.bindings.forEach((b, i) => {
+      entries.push({ binding: i + 1, resource: b instanceof Tensor ? b.binding() : b });
+    });
+    const bindGroup = this.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
+    const pass = this.computePass();
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const w = d.workgroups;
+    if ('indirect' in w) {
+      pass.dispatchWorkgroupsIndirect(w.indirect, w.offset ?? 0);
+    } else {
+      const [x, y = 1, z = 1] = w as Workgroups;
+      const max = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+      if (x > max || y > max || z > max) throw new Error(`${d.pipeline.label}: dispatch ${x}x${y}x${z} over the limit ${max}`);
+      if (x === 0 || y === 0 || z === 0) return;
+      pass.dispatchWorkgroups(x, y, z);
+    }
+    this.dispatchCount++;
+  }
+
+  clear(t: Tensor): void {
+    t.assertLive();
+    this.endPass();
+    this.commandEncoder().clearBuffer(t.buffer, 0, Math.ceil(t.byteLength / 4) * 4);
+  }
+
+  copy(src: Tensor, dst: Tensor): void {
+    if (src.byteLength !== dst.byteLength) throw new Error(`copy ${src} → ${dst}: sizes differ`);
+    this.copyBuffer(src.buffer, 0, dst.buffer, 0, Math.ceil(src.byteLength / 4) * 4);
+  }
+
+  copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits everything recorded so far as one command buffer. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    for (const c of this.chunks) this.device.queue.writeBuffer(c.buffer, 0, c.data, 0, Math.ceil(c.used / 16) * 16);
+    this.device.queue.submit([this.encoder.finish()]);
+    for (const c of this.chunks) this.pool.release(c.buffer);
+    this.chunks = [];
+    this.encoder = null;
+  }
+
+  /** Flushes and waits for the GPU; throws any validation error the device reported. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwErrors();
+  }
+
+  get dispatches(): number {
+    return this.dispatchCount;
+  }
+
+  destroy(): void {
+    this.flush();
+    this.pool.trim();
+    this.gpu.destroy();
+  }
+
+  private throwErrors(): void {
+    if (this.errors.length === 0) return;
+    const all = this.errors.splice(0);
+    throw new Error(`WebGPU reported ${all.length} error(s):\n${all.join('\n')}`);
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    return (this.pass ??= this.commandEncoder().beginComputePass());
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  private uniformBinding(u: Uniforms): GPUBufferBinding {
+    const bytes = u.bytes();
+    const align = this.gpu.limits.minUniformBufferOffsetAlignment;
+    let chunk = this.chunks[this.chunks.length - 1];
+    let offset = chunk ? Math.ceil(chunk.used / align) * align : 0;
+    if (!chunk || offset + bytes.byteLength > UNIFORM_CHUNK) {
+      chunk = { buffer: this.pool.acquire(UNIFORM_CHUNK, UNIFORM), data: new Uint8Array(UNIFORM_CHUNK), used: 0 };
+      this.chunks.push(chunk);
+      offset = 0;
+    }
+    chunk.data.set(bytes, offset);
+    chunk.used = offset + bytes.byteLength;
+    return { buffer: chunk.buffer, offset, size: bytes.byteLength };
+  }
+}
+
+function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
+  if (depth > 4 || value === null || typeof value !== 'object') return;
+  if (value instanceof Tensor) {
+    into.add(value.root);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collectTensors(v, into, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collectTensors(v, into, depth + 1);
+  }
+}
