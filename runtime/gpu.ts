@@ -83,7 +83,14 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
   const wantF16 = !plain && (options.allowF16 ?? true) && offered.has('shader-f16');
   const wantSubgroups = !plain && offered.has('subgroups');
   const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[] };
-  const configs = (info.subgroupMatrixConfigs ?? []).map((c) => ({ ...c }));
+  // dawn.node exposes these as prototype getters, so copy the fields by name.
+  const configs = (info.subgroupMatrixConfigs ?? []).map((c) => ({
+    componentType: c.componentType,
+    resultComponentType: c.resultComponentType,
+    M: c.M,
+    N: c.N,
+    K: c.K,
+  }));
   const wantMatrix =
     wantF16 && (options.allowSubgroupMatrix ?? true) && offered.has(SUBGROUP_MATRIX) && configs.length > 0;
   const wantTimestamp = offered.has('timestamp-query');
