@@ -1,6 +1,6 @@
 import { BufferPool } from './pool.js';
 import { Tensor, type TensorOwner } from './tensor.js';
-import { bytesPerElement, elementCount, formatShape, type DType } from './dtype.js';
+import { bytesPerElement, elementCount, formatShape, type DType, type FloatDType } from './dtype.js';
 import { createGpu, type Gpu, type GpuFeatures, type GpuOptions } from './gpu.js';
 import { fromF16Array, toF16Array } from './half.js';
 import type { Uniforms } from './uniforms.js';
@@ -61,7 +61,7 @@ export class Runtime implements TensorOwner {
   }
 
   /** Storage dtype for activations: f16 where the device has it, unless asked otherwise. */
-  defaultDType(requested: DType | 'auto' = 'auto'): DType {
+  defaultDType(requested: FloatDType | 'auto' = 'auto'): FloatDType {
     if (requested === 'f16' && !this.features.f16) throw new Error('this device has no shader-f16; use --dtype f32');
     if (requested !== 'auto') return requested;
     return this.features.f16 ? 'f16' : 'f32';
@@ -90,7 +90,7 @@ export class Runtime implements TensorOwner {
   }
 
   /** Uploads host values, converting to the tensor's dtype (f16 rounds to nearest even). */
-  upload(data: ArrayLike<number> | Float32Array | Uint16Array, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  upload(data: ArrayLike<number> | Float32Array | Uint16Array | Uint32Array, shape: readonly number[], dtype: DType = 'f32'): Tensor {
     if (data.length !== elementCount(shape)) {
       throw new Error(`upload: ${data.length} values for shape ${formatShape(shape)}`);
     }
@@ -100,10 +100,11 @@ export class Runtime implements TensorOwner {
   }
 
   /** Writes host values into an existing tensor (f16 from numbers, or raw f16 bits as Uint16Array). */
-  writeTensor(t: Tensor, data: ArrayLike<number> | Float32Array | Uint16Array): void {
+  writeTensor(t: Tensor, data: ArrayLike<number> | Float32Array | Uint16Array | Uint32Array): void {
     t.assertLive();
     let bytes: ArrayBufferView;
     if (t.dtype === 'f32') bytes = data instanceof Float32Array ? data : Float32Array.from(data);
+    else if (t.dtype === 'u32') bytes = data instanceof Uint32Array ? data : Uint32Array.from(data);
     else bytes = data instanceof Uint16Array ? data : toF16Array(data);
     this.writeBytes(t.buffer, 0, bytes);
   }
@@ -125,7 +126,14 @@ export class Runtime implements TensorOwner {
   /** Reads a tensor back as float32 (flushes and waits: never call this inside the denoising loop). */
   async read(t: Tensor): Promise<Float32Array> {
     const raw = await this.readBytes(t.buffer, t.byteLength);
+    if (t.dtype === 'u32') return Float32Array.from(new Uint32Array(raw));
     return t.dtype === 'f32' ? new Float32Array(raw) : fromF16Array(new Uint16Array(raw));
+  }
+
+  /** Reads a u32 tensor back exactly (indices, counters). */
+  async readU32(t: Tensor): Promise<Uint32Array> {
+    if (t.dtype !== 'u32') throw new Error(`readU32 of a ${t.dtype} tensor`);
+    return new Uint32Array(await this.readBytes(t.buffer, t.byteLength));
   }
 
   async readBytes(buffer: GPUBuffer, byteLength: number, offset = 0): Promise<ArrayBuffer> {

@@ -30,5 +30,7 @@ export function seededValues(n: number, seed: number, lo = -1, hi = 1): Float32A
   return out;
 }
 
-/** Tolerances of the kernel bars: f32 1e-5, f16 storage with f32 accumulation 2e-3. */
-export const KERNEL_TOLERANCE = { f32: 1e-5, f16: 2e-3 } as const;
+import type { DType } from '../../runtime/dtype.js';
+
+/** Tolerances of the kernel bars: f32 1e-5, f16 storage with f32 accumulation 2e-3; integers exact. */
+export const KERNEL_TOLERANCE: Readonly<Record<DType, number>> = { f32: 1e-5, f16: 2e-3, u32: 0 };

@@ -1,0 +1,284 @@
+import type { Runtime } from '../runtime/runtime.js';
+import type { Tensor } from '../runtime/tensor.js';
+import type { SubgroupMatrixConfig } from '../runtime/gpu.js';
+import { Uniforms } from '../runtime/uniforms.js';
+import { kernelSource, specialize } from '../runtime/wgsl.js';
+import { formatShape, type DType } from '../runtime/dtype.js';
+
+export interface AttentionOptions {
+  heads: number;
+  /** default 1/sqrt(headDim) */
+  scale?: number;
+  /** key j masked for query i when j > i (CLIP text encoder) */
+  causal?: boolean;
+  out?: Tensor;
+}
+
+/** Plain WGSL: `threadsPerRow` threads share a query row, `rows` rows per workgroup. */
+export interface PortableVariant {
+  readonly kind: 'portable';
+  readonly rows: number;
+  readonly threadsPerRow: number;
+  readonly keyBlock: number;
+}
+
+/** Subgroup matrices: `subgroups` × 32 lanes, each subgroup owning `rowFrags` row fragments. */
+export interface MatrixVariant {
+  readonly kind: 'mma';
+  readonly frag: { readonly M: number; readonly N: number; readonly K: number };
+  readonly subgroups: number;
+  readonly rowFrags: number;
+  readonly keyBlock: number;
+  /** Load the next K/V block into registers while the current one is being used. */
+  readonly prefetch: boolean;
+  /** Fragments emulated on plain arrays: tests the tiling on devices without subgroup matrices. */
+  readonly emulated?: boolean;
+  /** log2 units the running max may lag a block's max before the output is rescaled (default 8). */
+  readonly slack?: number;
+}
+
+export type AttentionVariant = PortableVariant | MatrixVariant;
+
+/** One attention call's sizes, as the kernels see them. */
+export interface AttentionProblem {
+  readonly batch: number;
+  readonly nq: number;
+  readonly nk: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly dtype: DType;
+  readonly causal: boolean;
+  readonly scale: number;
+}
+
+const LOG2E = Math.LOG2E;
+const PORTABLE_WORKGROUP_BYTES = 24 * 1024;
+const DEFAULT_SLACK = 8;
+
+export function attentionProblem(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): AttentionProblem {
+  const what = () => `attention: q ${formatShape(q.shape)}, k ${formatShape(k.shape)}, v ${formatShape(v.shape)}, heads ${options.heads}`;
+  if (q.rank !== 3 || k.rank !== 3 || v.rank !== 3) throw new Error(`${what()}: expected [batch, tokens, heads·headDim] tensors`);
+  const [batch, nq, width] = q.shape as [number, number, number];
+  const [kb, nk, kw] = k.shape as [number, number, number];
+  if (!Number.isInteger(options.heads) || options.heads < 1 || width % options.heads !== 0) {
+    throw new Error(`${what()}: the last dimension must split into whole heads`);
+  }
+  if (kb !== batch || kw !== width || v.shape.some((d, i) => d !== k.shape[i])) {
+    throw new Error(`${what()}: k and v must be [${batch}, keys, ${width}] with the same shape`);
+  }
+  if (nk < 1) throw new Error(`${what()}: no keys`);
+  if (q.dtype !== k.dtype || q.dtype !== v.dtype || (q.dtype !== 'f32' && q.dtype !== 'f16')) {
+    throw new Error(`${what()}: q, k, v must share dtype f32 or f16 (got ${q.dtype}, ${k.dtype}, ${v.dtype})`);
+  }
+  const headDim = width / options.heads;
+  return {
+    batch,
+    nq,
+    nk,
+    heads: options.heads,
+    headDim,
+    dtype: q.dtype,
+    causal: options.causal ?? false,
+    scale: options.scale ?? 1 / Math.sqrt(headDim),
+  };
+}
+
+export function attentionVariantName(v: AttentionVariant): string {
+  if (v.kind === 'portable') return `portable ${v.rows}x${v.threadsPerRow} k${v.keyBlock}`;
+  const rows = v.subgroups * v.rowFrags * v.frag.M;
+  return (
+    `${v.emulated ? 'mma-emulated' : 'mma'} q${rows} k${v.keyBlock} sg${v.subgroups}x${v.rowFrags} ` +
+    `f${v.frag.M}x${v.frag.N}x${v.frag.K}${v.prefetch ? ' pf' : ''}${v.slack !== undefined ? ` slack${v.slack}` : ''}`
+  );
+}
+
+/** The f16 → f32 fragment shapes the device offers, best first (16x16x16 does the most per load). */
+export function attentionFragments(rt: Runtime): SubgroupMatrixConfig[] {
+  if (!rt.features.subgroupMatrix) return [];
+  return rt.features.subgroupMatrixConfigs
+    .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M >= 8 && c.N >= 8 && c.K >= 8)
+    .filter((c) => [c.M, c.N, c.K].every((x) => x <= 16 && (x & (x - 1)) === 0))
+    .sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K);
+}
+
+/** Threads per row for the portable kernel: the fewest that keep each thread's slice ≤ 48 columns. */
+function portableThreadsPerRow(d: number): number {
+  for (let g = Math.ceil(d / 48); g <= d; g++) if (d % g === 0) return g;
+  return d;
+}
+
+export function portableVariant(p: AttentionProblem): PortableVariant {
+  const threadsPerRow = portableThreadsPerRow(p.headDim);
+  const rows = Math.max(1, Math.floor(64 / threadsPerRow));
+  let keyBlock = 32;
+  while (keyBlock > 4 && portableBytes(p.headDim, rows, threadsPerRow, keyBlock) > PORTABLE_WORKGROUP_BYTES) keyBlock /= 2;
+  return { kind: 'portable', rows, threadsPerRow, keyBlock };
+}
+
+function portableBytes(d: number, rows: number, g: number, keyBlock: number): number {
+  return (2 * keyBlock * d + (g > 1 ? rows * g * keyBlock : 1)) * 4;
+}
+
+/**
+ * The variant for a problem on this device: the tensor-core kernel for f16 when the device has
+ * subgroup matrices and the head dim is a multiple of 8, else the portable kernel.
+ */
+export function chooseAttentionVariant(rt: Runtime, p: AttentionProblem): AttentionVariant {
+  const frag = attentionFragments(rt)[0];
+  if (frag && p.dtype === 'f16') {
+    const v: MatrixVariant = {
+      kind: 'mma',
+      frag: { M: frag.M, N: frag.N, K: frag.K },
+      subgroups: 4,
+      rowFrags: 1,
+      keyBlock: p.headDim <= 48 && p.nk > 48 ? 64 : 32,
+      prefetch: true,
+    };
+    if (attentionVariantProblem(rt, p, v) === null) return v;
+  }
+  return portableVariant(p);
+}
+
+interface MatrixLayout {
+  readonly rows: number;
+  readonly lanesPerRow: number;
+  readonly dp: number;
+  readonly consts: Record<string, number | boolean | { f32: number }>;
+  readonly bytes: number;
+}
+
+function matrixLayout(p: AttentionProblem, v: MatrixVariant, real: boolean): MatrixLayout {
+  const { M, N, K } = v.frag;
+  const rows = v.rowFrags * M;
+  const lanesPerRow = Math.max(1, 32 / rows);
+  const dp = Math.ceil(p.headDim / Math.max(N, K, 8)) * Math.max(N, K, 8);
+  // Row strides: an odd number of 16-byte units spreads consecutive rows over the banks.
+  const ks = (dp / 8) % 2 === 0 ? dp + 8 : dp;
+  const ps = (v.keyBlock / 8) % 2 === 0 ? v.keyBlock + 8 : v.keyBlock;
+  const ss = v.keyBlock + 4 * lanesPerRow;
+  const os = dp + 4;
+  const scrRow = Math.max(ss, os);
+  const bq = v.subgroups * rows;
+  const stage = Math.max(2 * v.keyBlock * ks, bq * ks);
+  const threads = v.subgroups * 32;
+  const consts = {
+    FM: M,
+    FN: N,
+    FK: K,
+    NSG: v.subgroups,
+    RQ: v.rowFrags,
+    BKEY: v.keyBlock,
+    D: p.headDim,
+    DP: dp,
+    KS: ks,
+    PS: ps,
+    SS: ss,
+    OS: os,
+    SCR_ROW: scrRow,
+    STAGE: stage,
+    PF: Math.ceil((v.keyBlock * (dp / 8)) / threads),
+    LPR: lanesPerRow,
+    CAUSAL: p.causal,
+    PREFETCH: v.prefetch,
+    REAL_SUBGROUPS: real,
+    SLACK: { f32: v.slack ?? DEFAULT_SLACK },
+  };
+  const bytes = stage * 2 + v.subgroups * rows * scrRow * 4 + bq * ps * 2 + 4;
+  return { rows, lanesPerRow, dp, consts, bytes };
+}
+
+/** Why a variant cannot run a problem on this device, or null if it can. */
+export function attentionVariantProblem(rt: Runtime, p: AttentionProblem, v: AttentionVariant): string | null {
+  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
+  if (v.kind === 'portable') {
+    if (p.headDim % v.threadsPerRow !== 0) return `head dim ${p.headDim} does not split over ${v.threadsPerRow} threads`;
+    if (v.rows * v.threadsPerRow > rt.device.limits.maxComputeInvocationsPerWorkgroup) return 'too many threads per workgroup';
+    const bytes = portableBytes(p.headDim, v.rows, v.threadsPerRow, v.keyBlock);
+    return bytes > limit ? `needs ${bytes} B of workgroup memory` : null;
+  }
+  if (p.dtype !== 'f16') return 'subgroup matrices take f16';
+  if (p.headDim % 8 !== 0) return `head dim ${p.headDim} is not a multiple of 8`;
+  if (v.emulated) {
+    if (!rt.features.f16 || !rt.features.subgroups) return 'the emulated fragments need shader-f16 and subgroups';
+  } else if (!attentionFragments(rt).some((c) => c.M === v.frag.M && c.N === v.frag.N && c.K === v.frag.K)) {
+    return `the device has no ${v.frag.M}x${v.frag.N}x${v.frag.K} f16→f32 subgroup matrices`;
+  }
+  const rows = v.rowFrags * v.frag.M;
+  if (rows !== 16 && rows !== 32) return 'a subgroup must own 16 or 32 query rows';
+  if (v.keyBlock % 16 !== 0 || v.keyBlock % v.frag.N !== 0 || v.keyBlock % v.frag.K !== 0) {
+    return 'the key block must be a multiple of 16 and of the fragment N and K';
+  }
+  if (v.subgroups * 32 > rt.device.limits.maxComputeInvocationsPerWorkgroup) return 'too many threads per workgroup';
+  const { bytes } = matrixLayout(p, v, !v.emulated);
+  return bytes > limit ? `needs ${bytes} B of workgroup memory` : null;
+}
+
+function rowsPerWorkgroup(v: AttentionVariant): number {
+  return v.kind === 'portable' ? v.rows : v.subgroups * v.rowFrags * v.frag.M;
+}
+
+function kernelCode(p: AttentionProblem, v: AttentionVariant): string {
+  if (v.kind === 'portable') {
+    const consts = {
+      D: p.headDim,
+      G: v.threadsPerRow,
+      BQ: v.rows,
+      BKEY: v.keyBlock,
+      PARTIAL: v.threadsPerRow > 1 ? v.rows * v.threadsPerRow * v.keyBlock : 1,
+      CAUSAL: p.causal,
+    };
+    return specialize(kernelSource('attention.wgsl'), { dtype: p.dtype, consts });
+  }
+  const { consts } = matrixLayout(p, v, !v.emulated);
+  const core = kernelSource('attention_mma.wgsl');
+  if (v.emulated) return specialize(kernelSource('attention_mma_emulated.wgsl') + core, { dtype: 'f16', enables: ['subgroups'], consts });
+  // Fragment offsets derive from the subgroup index, which the uniformity analysis cannot prove
+  // uniform; they are uniform within each subgroup, which is what the hardware needs.
+  return (
+    'diagnostic(off, chromium.subgroup_matrix_uniformity);\n' +
+    specialize(kernelSource('attention_mma_ops.wgsl') + core, {
+      dtype: 'f16',
+      enables: ['subgroups', 'chromium_experimental_subgroup_matrix'],
+      consts,
+    })
+  );
+}
+
+/**
+ * q: [B, Nq, heads·d], k and v: [B, Nk, heads·d] — heads interleaved in the last dim exactly as nn.Linear
+ * outputs them (head h occupies columns h·d .. h·d+d−1). Returns [B, Nq, heads·d] in the same layout
+ * (what the output projection consumes). softmax(q·kᵀ·scale)·v per (batch, head), computed with an
+ * online softmax in f32; scores are never written to memory.
+ */
+export function attention(rt: Runtime, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Tensor {
+  return attentionWith(rt, q, k, v, options).out;
+}
+
+/** attention() with an explicit variant (tests, benchmarks); returns the output and the variant that ran. */
+export function attentionWith(
+  rt: Runtime,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions,
+  variant?: AttentionVariant,
+): { out: Tensor; variant: AttentionVariant } {
+  const p = attentionProblem(q, k, v, options);
+  const chosen = variant ?? chooseAttentionVariant(rt, p);
+  const why = attentionVariantProblem(rt, p, chosen);
+  if (why) throw new Error(`attention: variant ${attentionVariantName(chosen)} cannot run d=${p.headDim} ${p.dtype}: ${why}`);
+  const out = options.out ?? rt.empty(q.shape, q.dtype);
+  if (out.dtype !== q.dtype || out.shape.length !== 3 || out.shape.some((d, i) => d !== q.shape[i])) {
+    throw new Error(`attention: out ${out} must be ${formatShape(q.shape)} ${q.dtype}`);
+  }
+  if ([q, k, v].some((t) => t.buffer === out.buffer)) throw new Error('attention: out must not share a buffer with q, k or v');
+  if (p.nq === 0) return { out, variant: chosen };
+  const label = `attention ${attentionVariantName(chosen)} d${p.headDim} ${p.dtype}${p.causal ? ' causal' : ''}`;
+  rt.dispatch({
+    pipeline: rt.pipeline(label, kernelCode(p, chosen)),
+    uniforms: new Uniforms().u32(p.nq, p.nk, p.heads).f32(p.scale * LOG2E),
+    bindings: [q, k, v, out],
+    workgroups: [Math.ceil(p.nq / rowsPerWorkgroup(chosen)), p.heads, p.batch],
+  });
+  return { out, variant: chosen };
+}

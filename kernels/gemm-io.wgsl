@@ -1,0 +1,212 @@
+// The operand side of every GEMM kernel: bindings, the A and B tile loaders and the fused
+// epilogue. A GEMM core (gemm-tiled.wgsl, gemm-tc.wgsl) is appended to this file and only calls
+// a_load4 / b_cols / b_load4 / store4, so one core serves matmul, linear and conv2d.
+//
+// C[m, n] = sum_k A[m, k] * B[k, n], A row-major [M, K] (also conv weights [Cout, Cin*KH*KW]).
+// B comes in three layouts (MODE):
+//   MODE_KN   B is [K, N] row-major (matmul)
+//   MODE_NK   B is [N, K] row-major (linear weights, matmul with transposeB)
+//   MODE_CONV B is the im2col view of an NCHW image, gathered on the fly; n = (image, output pixel)
+// Expects from the prelude: T, MODE, KH, KW. Epilogue options and the conv stride are uniforms, so
+// one pipeline per (dtype, layout, kernel size, tile variant) serves every layer.
+
+const MODE_KN: u32 = 0u;
+const MODE_NK: u32 = 1u;
+const MODE_CONV: u32 = 2u;
+
+/** B loads run along K for MODE_NK (its contiguous axis), along N otherwise. */
+const B_ALONG_K: bool = MODE == MODE_NK;
+
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  alpha: f32,
+  a_batch: u32,   // elements between consecutive batch matrices (0: shared operand)
+  b_batch: u32,
+  out_batch: u32,
+  // conv geometry (MODE_CONV only)
+  cin: u32,
+  h: u32,
+  w: u32,
+  wo: u32,
+  pixels: u32,    // Ho * Wo
+  pad_top: u32,
+  pad_left: u32,
+  stride: u32,
+  // epilogue
+  has_bias: u32,
+  has_residual: u32,
+  act: u32,       // ACTIVATION_CODE in activation.ts
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<T>;
+@group(0) @binding(2) var<storage, read> b: array<T>;
+@group(0) @binding(3) var<storage, read_write> out: array<T>;
+// Always bound (a 4-byte stand-in when absent) so the layout is the same for every variant.
+@group(0) @binding(4) var<storage, read> bias: array<T>;
+@group(0) @binding(5) var<storage, read> residual: array<T>;
+
+var<private> a_base: u32;
+var<private> b_base: u32;
+var<private> out_base: u32;
+
+fn gemm_begin(batch: u32) {
+  a_base = batch * p.a_batch;
+  b_base = batch * p.b_batch;
+  out_base = batch * p.out_batch;
+}
+
+/** A[m, k..k+3], zero outside the matrix. */
+fn a_load4(m: u32, k: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (m < p.m) {
+    let row = a_base + m * p.k + k;
+    if (k + 3u < p.k) {
+      v = vec4<f32>(f32(a[row]), f32(a[row + 1u]), f32(a[row + 2u]), f32(a[row + 3u]));
+    } else {
+      for (var j = 0u; j < 4u; j++) {
+        if (k + j < p.k) { v[j] = f32(a[row + j]); }
+      }
+    }
+  }
+  return v;
+}
+
+/**
+ * Per-thread state for the B columns a thread loads, computed once outside the K loop: the
+ * first column n, and for MODE_CONV each of the four columns' image offset and top-left input pixel.
+ */
+struct BCols {
+  n: u32,
+  base: vec4<i32>,
+  iy: vec4<i32>,
+  ix: vec4<i32>,
+}
+
+const OUTSIDE: i32 = -1073741824; // an input row no kernel offset can bring back inside
+
+fn b_cols(n: u32) -> BCols {
+  var c: BCols;
+  c.n = n;
+  c.base = vec4<i32>(0);
+  c.iy = vec4<i32>(OUTSIDE);
+  c.ix = vec4<i32>(0);
+  if (MODE == MODE_CONV) {
+    for (var j = 0u; j < 4u; j++) {
+      let nj = n + j;
+      if (nj < p.n) {
+        let image = nj / p.pixels;
+        let pixel = nj % p.pixels;
+        let iy = i32((pixel / p.wo) * p.stride) - i32(p.pad_top);
+        let ix = i32((pixel % p.wo) * p.stride) - i32(p.pad_left);
+        c.iy[j] = iy;
+        c.ix[j] = ix;
+        c.base[j] = i32(image * p.cin * p.h * p.w) + iy * i32(p.w) + ix;
+      }
+    }
+  }
+  return c;
+}
+
+/** MODE_NK: B[k..k+3, n] (along K); otherwise B[k, n..n+3] (along N). Zero outside. */
+fn b_load4(c: BCols, k: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (MODE == MODE_KN) {
+    if (k < p.k) {
+      let row = b_base + k * p.n + c.n;
+      if (c.n + 3u < p.n) {
+        v = vec4<f32>(f32(b[row]), f32(b[row + 1u]), f32(b[row + 2u]), f32(b[row + 3u]));
+      } else {
+        for (var j = 0u; j < 4u; j++) {
+          if (c.n + j < p.n) { v[j] = f32(b[row + j]); }
+        }
+      }
+    }
+  } else if (MODE == MODE_NK) {
+    if (c.n < p.n) {
+      let row = b_base + c.n * p.k + k;
+      if (k + 3u < p.k) {
+        v = vec4<f32>(f32(b[row]), f32(b[row + 1u]), f32(b[row + 2u]), f32(b[row + 3u]));
+      } else {
+        for (var j = 0u; j < 4u; j++) {
+          if (k + j < p.k) { v[j] = f32(b[row + j]); }
+        }
+      }
+    }
+  } else {
+    if (k < p.k) {
+      let ci = k / (KH * KW);
+      let r = k % (KH * KW);
+      let ky = r / KW;
+      let kx = r % KW;
+      let offset = i32(ci * p.h * p.w + ky * p.w + kx);
+      for (var j = 0u; j < 4u; j++) {
+        // Negative coordinates wrap to huge unsigned values, so one compare per axis tests both ends.
+        if (u32(c.iy[j] + i32(ky)) < p.h && u32(c.ix[j] + i32(kx)) < p.w) {
+          v[j] = f32(b[u32(c.base[j] + offset)]);
+        }
+      }
+    }
+  }
+  return v;
+}
+
+fn sigmoid(x: f32) -> f32 {
+  return 1.0 / (1.0 + exp(-x));
+}
+
+// erf as a rational function on [-4, 4] (outside it erf is ±1 in f32): the odd/even polynomial
+// pair Eigen and XLA use for float. Max abs error ≈ 4e-7, far below what the GELU bars need.
+fn erf_approx(x_in: f32) -> f32 {
+  let x = clamp(x_in, -4.0, 4.0);
+  let x2 = x * x;
+  var num = x2 * -2.72614225801306e-10 + 2.77068142495902e-08;
+  num = x2 * num - 2.10102402082508e-06;
+  num = x2 * num - 5.69250639462346e-05;
+  num = x2 * num - 7.34990630326855e-04;
+  num = x2 * num - 2.95459980854025e-03;
+  num = x2 * num - 1.60960333262415e-02;
+  var den = x2 * -1.45660718464996e-05 - 2.13374055278905e-04;
+  den = x2 * den - 1.68282697438203e-03;
+  den = x2 * den - 7.37332916720468e-03;
+  den = x2 * den - 1.42647390514189e-02;
+  return x * num / den;
+}
+
+fn activate(x: f32) -> f32 {
+  switch p.act {
+    case 1u: { return x * sigmoid(x); }
+    case 2u: { return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476)); }
+    case 3u: {
+      // tanh saturates long before ±15; the clamp keeps exp-based tanh from overflowing to NaN.
+      let t = tanh(clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0));
+      return 0.5 * x * (1.0 + t);
+    }
+    case 4u: { return x * sigmoid(1.702 * x); }
+    default: { return x; }
+  }
+}
+
+/** Writes C[m, n..n+3] through the epilogue: alpha, bias, activation, then residual. */
+fn store4(m: u32, n: u32, v: vec4<f32>) {
+  if (m >= p.m) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    let nj = n + j;
+    if (nj < p.n) {
+      var x = v[j] * p.alpha;
+      var index: u32;
+      if (MODE == MODE_CONV) {
+        if (p.has_bias != 0u) { x += f32(bias[m]); }
+        index = ((nj / p.pixels) * p.m + m) * p.pixels + nj % p.pixels;
+      } else {
+        if (p.has_bias != 0u) { x += f32(bias[nj]); }
+        index = out_base + m * p.n + nj;
+      }
+      x = activate(x);
+      if (p.has_residual != 0u) { x += f32(residual[index]); }
+      out[index] = T(x);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+// Tensor-core GEMM core (subgroup matrices): SG_M x SG_N subgroups of 32 lanes, each owning
+// FM x FN result fragments of SM x SN. Per BK step the workgroup stages an A tile [BM][BK] and a
+// B tile ([BN][BK] when B runs along K, else [BK][BN]) in workgroup memory as f16, double-buffered
+// with the next step's global loads in flight during the multiplies; every subgroup loads each
+// A and B fragment once per SK slice and reuses it across its whole row/column of fragments.
+// Results leave through a per-subgroup f32 scratch fragment so the shared epilogue (store4)
+// applies bias, activation, residual and bounds.
+// Appended to gemm-io.wgsl; the wrapper prepends the subgroup-matrix enables and turns off
+// chromium.subgroup_matrix_uniformity (fragment offsets depend on the subgroup id).
+// Expects: SM, SN, SK (fragment shape), SG_M, SG_N, FM, FN, BK (a multiple of SK and of 4).
+
+const LANES: u32 = 32u;
+const THREADS: u32 = SG_M * SG_N * LANES;
+const BM: u32 = SG_M * FM * SM;
+const BN: u32 = SG_N * FN * SN;
+// Row strides in f16; +8 keeps rows 16-byte aligned while shifting banks between rows.
+const SA: u32 = BK + 8u;
+const SB: u32 = select(BN + 8u, BK + 8u, B_ALONG_K);
+const A_TILE: u32 = BM * SA;
+const B_TILE: u32 = select(BK * SB, BN * SB, B_ALONG_K);
+const A_LOADS: u32 = BM * BK / 4u / THREADS;
+const B_LOADS: u32 = BN * BK / 4u / THREADS;
+const FRAG: u32 = SM * SN;
+
+alias LeftFrag = subgroup_matrix_left<f16, SK, SM>;
+alias RightFrag = subgroup_matrix_right<f16, SN, SK>;
+alias ResultFrag = subgroup_matrix_result<f32, SN, SM>;
+
+var<workgroup> tile_a: array<f16, 2u * A_TILE>;
+var<workgroup> tile_b: array<f16, 2u * B_TILE>;
+var<workgroup> scratch: array<f32, SG_M * SG_N * FRAG>;
+
+var<private> next_a: array<vec4<f16>, A_LOADS>;
+var<private> next_b: array<vec4<f16>, B_LOADS>;
+
+fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) {
+  for (var i = 0u; i < A_LOADS; i++) {
+    let g = tid + i * THREADS;
+    next_a[i] = vec4<f16>(a_load4(m0 + g / (BK / 4u), k0 + 4u * (g % (BK / 4u))));
+  }
+  for (var i = 0u; i < B_LOADS; i++) {
+    let g = tid + i * THREADS;
+    if (B_ALONG_K) {
+      next_b[i] = vec4<f16>(b_load4(b_cols(n0 + g / (BK / 4u)), k0 + 4u * (g % (BK / 4u))));
+    } else {
+      // THREADS is a multiple of BN/4, so every load of this thread hits the same columns.
+      next_b[i] = vec4<f16>(b_load4(cols, k0 + g / (BN / 4u)));
+    }
+  }
+}
+
+fn stash(tid: u32, buffer: u32) {
+  for (var i = 0u; i < A_LOADS; i++) {
+    let g = tid + i * THREADS;
+    let at = buffer * A_TILE + (g / (BK / 4u)) * SA + 4u * (g % (BK / 4u));
+    for (var j = 0u; j < 4u; j++) { tile_a[at + j] = next_a[i][j]; }
+  }
+  for (var i = 0u; i < B_LOADS; i++) {
+    let g = tid + i * THREADS;
+    var at: u32;
+    if (B_ALONG_K) {
+      at = buffer * B_TILE + (g / (BK / 4u)) * SB + 4u * (g % (BK / 4u));
+    } else {
+      at = buffer * B_TILE + (g / (BN / 4u)) * SB + 4u * (g % (BN / 4u));
+    }
+    for (var j = 0u; j < 4u; j++) { tile_b[at + j] = next_b[i][j]; }
+  }
+}
+
+@compute @workgroup_size(THREADS)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  gemm_begin(wid.z);
+  // Subgroups are 32 consecutive invocations on the devices that offer subgroup matrices here.
+  let sg = tid / LANES;
+  let lane = tid % LANES;
+  let m0 = wid.y * BM;
+  let n0 = wid.x * BN;
+  let sg_m = sg % SG_M;
+  let sg_n = sg / SG_M;
+  var cols: BCols;
+  if (!B_ALONG_K) { cols = b_cols(n0 + 4u * (tid % (BN / 4u))); }
+
+  var acc: array<array<ResultFrag, FN>, FM>;
+
+  let tiles = (p.k + BK - 1u) / BK;
+  fetch(tid, m0, n0, 0u, cols);
+  stash(tid, 0u);
+  workgroupBarrier();
+  for (var t = 0u; t < tiles; t++) {
+    let more = t + 1u < tiles;
+    if (more) { fetch(tid, m0, n0, (t + 1u) * BK, cols); }
+    let a_at = (t % 2u) * A_TILE + sg_m * FM * SM * SA;
+    let b_at = (t % 2u) * B_TILE;
+    for (var kk = 0u; kk < BK; kk += SK) {
+      var left: array<LeftFrag, FM>;
+      for (var i = 0u; i < FM; i++) {
+        left[i] = subgroupMatrixLoad<LeftFrag>(&tile_a, a_at + i * SM * SA + kk, false, SA);
+      }
+      for (var j = 0u; j < FN; j++) {
+        let col = (sg_n * FN + j) * SN;
+        var right: RightFrag;
+        if (B_ALONG_K) {
+          right = subgroupMatrixLoad<RightFrag>(&tile_b, b_at + col * SB + kk, true, SB);
+        } else {
+          right = subgroupMatrixLoad<RightFrag>(&tile_b, b_at + kk * SB + col, false, SB);
+        }
+        for (var i = 0u; i < FM; i++) {
+          acc[i][j] = subgroupMatrixMultiplyAccumulate(left[i], right, acc[i][j]);
+        }
+      }
+    }
+    // The other buffer was last read before the previous barrier, so it can be refilled now.
+    if (more) { stash(tid, (t + 1u) % 2u); }
+    workgroupBarrier();
+  }
+
+  let mine = sg * FRAG;
+  for (var i = 0u; i < FM; i++) {
+    for (var j = 0u; j < FN; j++) {
+      subgroupMatrixStore(&scratch, mine, acc[i][j], false, SN);
+      workgroupBarrier();
+      let row0 = m0 + (sg_m * FM + i) * SM;
+      let col0 = n0 + (sg_n * FN + j) * SN;
+      for (var e = lane; e < FRAG / 4u; e += LANES) {
+        let r = e / (SN / 4u);
+        let c = 4u * (e % (SN / 4u));
+        let at = mine + r * SN + c;
+        store4(row0 + r, col0 + c, vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], scratch[at + 3u]));
+      }
+      workgroupBarrier();
+    }
+  }
+}

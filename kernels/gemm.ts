@@ -1,0 +1,233 @@
+// The one GEMM engine behind linear, matmul and conv2d: picks a kernel variant for the shape and
+// the device, assembles its WGSL (operand side gemm-io.wgsl + a core) and records the dispatch.
+import type { Runtime } from '../runtime/runtime.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { formatShape, type DType } from '../runtime/dtype.js';
+import type { SubgroupMatrixConfig } from '../runtime/gpu.js';
+import { Uniforms } from '../runtime/uniforms.js';
+import { kernelSource, specialize } from '../runtime/wgsl.js';
+import { ACTIVATION_CODE, type Activation } from './activation.js';
+
+/** How B is stored: [K, N], [N, K] (nn.Linear weights), or gathered from an NCHW image (conv). */
+export type GemmMode = 'kn' | 'nk' | 'conv';
+const MODE_CODE: Record<GemmMode, number> = { kn: 0, nk: 1, conv: 2 };
+
+export interface ConvGeometry {
+  readonly cin: number;
+  readonly h: number;
+  readonly w: number;
+  readonly wo: number;
+  /** Ho·Wo */
+  readonly pixels: number;
+  readonly kernel: 1 | 3;
+  readonly stride: 1 | 2;
+  readonly padTop: number;
+  readonly padLeft: number;
+}
+
+/** out[b] = epilogue(alpha · A[b] · B[b]); shapes already checked by the caller. */
+export interface GemmProblem {
+  /** The public kernel name, for pipeline labels and errors. */
+  readonly label: string;
+  readonly mode: GemmMode;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly batch: number;
+  readonly a: Tensor;
+  readonly b: Tensor;
+  readonly out: Tensor;
+  /** Elements between consecutive batch matrices of each operand (0 = shared by all). */
+  readonly aBatch: number;
+  readonly bBatch: number;
+  readonly outBatch: number;
+  readonly alpha?: number;
+  /** [N] for kn/nk, [M] (output channels) for conv. */
+  readonly bias?: Tensor;
+  /** Same shape as out, added last. */
+  readonly residual?: Tensor;
+  readonly activation?: Activation;
+  readonly conv?: ConvGeometry;
+}
+
+/** Register-tiled kernel for every device: 16x16 threads, each TM x TN outputs. */
+export interface TiledVariant {
+  readonly kind: 'tiled';
+  readonly tm: 4 | 8;
+  readonly tn: 4 | 8;
+  readonly bk: number;
+}
+
+/** Subgroup-matrix kernel: sgM x sgN subgroups, each fm x fn fragments of the config's shape. */
+export interface MatrixVariant {
+  readonly kind: 'tc' | 'tc-direct';
+  readonly sgM: number;
+  readonly sgN: number;
+  readonly fm: number;
+  readonly fn: number;
+  /** K per staged tile ('tc' only). */
+  readonly bk: number;
+  readonly frag: SubgroupMatrixConfig;
+}
+
+export type GemmVariant = TiledVariant | MatrixVariant;
+
+export function tileShape(v: GemmVariant): { bm: number; bn: number } {
+  if (v.kind === 'tiled') return { bm: 16 * v.tm, bn: 16 * v.tn };
+  return { bm: v.sgM * v.fm * v.frag.M, bn: v.sgN * v.fn * v.frag.N };
+}
+
+export function variantName(v: GemmVariant): string {
+  const { bm, bn } = tileShape(v);
+  if (v.kind === 'tiled') return `tiled ${bm}x${bn} k${v.bk}`;
+  const frag = `${v.frag.M}x${v.frag.N}x${v.frag.K}`;
+  if (v.kind === 'tc-direct') return `tc-direct ${bm}x${bn} sg${v.sgM}x${v.sgN} f${frag}`;
+  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}`;
+}
+
+/** The f16 → f32-accumulate fragment shape to use, or undefined without subgroup matrices. */
+export function matrixFragment(rt: Runtime, dtype: DType): SubgroupMatrixConfig | undefined {
+  if (dtype !== 'f16' || !rt.features.subgroupMatrix) return undefined;
+  const usable = rt.features.subgroupMatrixConfigs.filter(
+    (c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M % 4 === 0 && c.N % 4 === 0 && c.K % 4 === 0,
+  );
+  // Prefer 16x16x16 (one fragment covers the most work per load), then the largest.
+  return usable.find((c) => c.M === 16 && c.N === 16 && c.K === 16) ?? usable.sort((x, y) => y.M * y.N * y.K - x.M * x.N * x.K)[0];
+}
+
+/** Why a variant cannot run this problem on this device, or null if it can. */
+export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): string | null {
+  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
+  const { bm, bn } = tileShape(v);
+  if (v.kind === 'tiled') {
+    if (v.bk % 4 !== 0 || (bm * v.bk) % 1024 !== 0 || (bn * v.bk) % 1024 !== 0) return 'each thread must load whole vec4s of both tiles';
+    const bytes = 2 * v.bk * (bm / 4 + 1 + bn / 4 + 1) * 16;
+    return bytes > limit ? `needs ${bytes} B of workgroup memory` : null;
+  }
+  if (p.a.dtype !== 'f16' || !rt.features.subgroupMatrix) return 'subgroup matrices need f16 and the device feature';
+  const threads = v.sgM * v.sgN * 32;
+  if (threads > rt.device.limits.maxComputeInvocationsPerWorkgroup) return `${threads} threads per workgroup`;
+  const scratch = v.sgM * v.sgN * v.frag.M * v.frag.N * 4;
+  if (v.kind === 'tc-direct') {
+    if (p.mode === 'conv') return 'conv gathers B; direct fragment loads need a plain matrix';
+    if (p.m % bm || p.n % bn || p.k % v.frag.K) return 'direct fragment loads need M, N multiples of the tile and K of the fragment';
+    return scratch > limit ? `needs ${scratch} B of workgroup memory` : null;
+  }
+  if (v.bk % v.frag.K || v.bk % 4) return 'BK must be a multiple of the fragment K and of 4';
+  if (((bm * v.bk) / 4) % threads || ((bn * v.bk) / 4) % threads) return 'each thread must load whole vec4s of both tiles';
+  if (p.mode !== 'nk' && threads % (bn / 4)) return 'threads must cover the tile width in vec4s';
+  const aTile = bm * (v.bk + 8);
+  const bTile = p.mode === 'nk' ? bn * (v.bk + 8) : v.bk * (bn + 8);
+  const bytes = 2 * (aTile + bTile) * 2 + scratch;
+  return bytes > limit ? `needs ${bytes} B of workgroup memory` : null;
+}
+
+const TILED: readonly TiledVariant[] = [
+  { kind: 'tiled', tm: 8, tn: 8, bk: 16 },
+  { kind: 'tiled', tm: 8, tn: 8, bk: 8 }, // for devices with 32 KiB of workgroup memory
+  { kind: 'tiled', tm: 4, tn: 4, bk: 16 },
+];
+
+/**
+ * The variant for a shape: the largest tile that still gives the GPU a few waves of workgroups
+ * (measured on the H100: big tiles win as soon as there are ≳ 2 workgroups per SM).
+ */
+export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
+  const frag = matrixFragment(rt, p.a.dtype);
+  const groups = (v: GemmVariant) => {
+    const { bm, bn } = tileShape(v);
+    return Math.ceil(p.m / bm) * Math.ceil(p.n / bn) * p.batch;
+  };
+  if (frag) {
+    const mk = (sgM: number, sgN: number, fm: number, fn: number, bk: number): MatrixVariant => ({ kind: 'tc', sgM, sgN, fm, fn, bk, frag });
+    const candidates = [mk(2, 4, 4, 2, 32), mk(2, 4, 2, 2, 32), mk(2, 2, 2, 2, 32)];
+    const fits = candidates.filter((v) => variantProblem(rt, p, v) === null);
+    const pick = fits.find((v) => groups(v) >= 256) ?? fits[fits.length - 1];
+    if (pick) return pick;
+  }
+  const fits = TILED.filter((v) => variantProblem(rt, p, v) === null);
+  return fits.find((v) => groups(v) >= 256) ?? fits[fits.length - 1]!;
+}
+
+const MATRIX_ENABLES = ['chromium_experimental_subgroup_matrix'];
+
+function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
+  const conv = p.conv;
+  const consts: Record<string, number | boolean> = {
+    MODE: MODE_CODE[p.mode],
+    KH: conv?.kernel ?? 1,
+    KW: conv?.kernel ?? 1,
+  };
+  if (v.kind === 'tiled') {
+    Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk });
+    return specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tiled.wgsl'), { dtype: p.a.dtype, consts });
+  }
+  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk });
+  const core = v.kind === 'tc' ? 'gemm-tc.wgsl' : 'gemm-tc-direct.wgsl';
+  const enables = rt.features.subgroups ? ['subgroups', ...MATRIX_ENABLES] : MATRIX_ENABLES;
+  // Fragment offsets derive from the subgroup index, which Tint's uniformity analysis cannot
+  // prove uniform; they are uniform per subgroup because subgroups are whole 32-lane groups.
+  return (
+    'diagnostic(off, chromium.subgroup_matrix_uniformity);\n' +
+    specialize(kernelSource('gemm-io.wgsl') + kernelSource(core), { dtype: p.a.dtype, enables, consts })
+  );
+}
+
+const standIns = new WeakMap<Runtime, Tensor>();
+
+/** A 4-byte buffer bound where an optional operand (bias, residual) is absent. */
+function standIn(rt: Runtime): Tensor {
+  let t = standIns.get(rt);
+  if (!t || t.isDisposed) {
+    t = rt.keep(rt.zeros([1], 'f32'));
+    standIns.set(rt, t);
+  }
+  return t;
+}
+
+/** Records one GEMM; returns the variant that ran. */
+export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVariant {
+  const v = variant ?? chooseVariant(rt, p);
+  const why = variantProblem(rt, p, v);
+  if (why) throw new Error(`${p.label}: variant ${variantName(v)} cannot run this shape: ${why}`);
+  for (const input of [p.a, p.b, p.bias, p.residual]) {
+    if (input && input.buffer === p.out.buffer) {
+      throw new Error(`${p.label}: the output ${p.out} shares a buffer with an input; WebGPU forbids writing a bound input`);
+    }
+  }
+  const { bm, bn } = tileShape(v);
+  const workgroups = [Math.ceil(p.n / bn), Math.ceil(p.m / bm), p.batch] as const;
+  const max = rt.device.limits.maxComputeWorkgroupsPerDimension;
+  if (workgroups.some((w) => w > max)) {
+    throw new Error(`${p.label}: ${p.m}x${p.n} (batch ${p.batch}) needs ${workgroups.join('x')} workgroups, over the limit ${max}`);
+  }
+  const c = p.conv;
+  const uniforms = new Uniforms()
+    .u32(p.m, p.n, p.k)
+    .f32(p.alpha ?? 1)
+    .u32(p.aBatch, p.bBatch, p.outBatch)
+    .u32(c?.cin ?? 0, c?.h ?? 0, c?.w ?? 0, c?.wo ?? 0, c?.pixels ?? 0, c?.padTop ?? 0, c?.padLeft ?? 0, c?.stride ?? 1)
+    .u32(p.bias ? 1 : 0, p.residual ? 1 : 0, ACTIVATION_CODE[p.activation ?? 'none']);
+  const dummy = p.bias && p.residual ? null : standIn(rt);
+  rt.dispatch({
+    pipeline: rt.pipeline(`${p.label} ${p.a.dtype} ${variantName(v)}`, kernelCode(rt, p, v)),
+    uniforms,
+    bindings: [p.a, p.b, p.out, p.bias ?? dummy!, p.residual ?? dummy!],
+    workgroups,
+  });
+  return v;
+}
+
+/** Throws unless every given tensor has x's dtype. */
+export function checkDTypes(kernel: string, x: Tensor, ...others: (Tensor | undefined)[]): void {
+  for (const t of others) {
+    if (t && t.dtype !== x.dtype) throw new Error(`${kernel}: dtypes differ (${x} and ${t})`);
+  }
+}
+
+/** Throws unless t has exactly this shape. */
+export function checkShape(kernel: string, what: string, t: Tensor, shape: readonly number[]): void {
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${kernel}: ${what} ${formatShape(t.shape)} must be ${formatShape(shape)}`);
+  }
+}

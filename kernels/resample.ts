@@ -1,0 +1,23 @@
+import type { Runtime } from '../runtime/runtime.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { Uniforms } from '../runtime/uniforms.js';
+import { kernelSource, specialize } from '../runtime/wgsl.js';
+import { formatShape } from '../runtime/dtype.js';
+import { grid1d } from './grid.js';
+import { resultTensor } from './result.js';
+
+/** nearest-neighbour 2× upsample: [B, C, H, W] → [B, C, 2H, 2W] */
+export function upsampleNearest2x(rt: Runtime, x: Tensor, out?: Tensor): Tensor {
+  if (x.rank !== 4) throw new Error(`upsampleNearest2x: x ${formatShape(x.shape)} must be [B, C, H, W]`);
+  const [b, c, h, w] = x.shape as [number, number, number, number];
+  const result = resultTensor(rt, 'upsampleNearest2x', [b, c, 2 * h, 2 * w], x.dtype, out, [x]);
+  if (x.size === 0) return result;
+  const { workgroups, rowWidth } = grid1d(x.size, 256);
+  rt.dispatch({
+    pipeline: rt.pipeline(`upsample_nearest2x_${x.dtype}`, specialize(kernelSource('resample.wgsl'), { dtype: x.dtype })),
+    uniforms: new Uniforms().u32(x.size, w, rowWidth),
+    bindings: [x, result],
+    workgroups,
+  });
+  return result;
+}

@@ -1,0 +1,219 @@
+import t from 'tap';
+import { testRuntime } from '../support/runtime.js';
+import { KERNEL_TOLERANCE, maxRelError, seededValues } from '../support/compare.js';
+import { roundToF16 } from '../../runtime/half.js';
+import { linear, matmul, type Activation } from '../../kernels/matmul.js';
+import { matrixFragment, variantName, variantProblem, type GemmProblem, type GemmVariant } from '../../kernels/gemm.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { DType } from '../../runtime/dtype.js';
+
+// erf in double precision: 2/√π · e^{-x²} · Σ 2ⁿ x^{2n+1} / (1·3·…·(2n+1)), all terms positive.
+function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax > 6) return Math.sign(x);
+  let term = ax;
+  let sum = ax;
+  for (let n = 1; n < 400 && term > 1e-17 * sum; n++) {
+    term *= (2 * ax * ax) / (2 * n + 1);
+    sum += term;
+  }
+  return (Math.sign(x) * 2 * Math.exp(-ax * ax) * sum) / Math.sqrt(Math.PI);
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const ACTIVATIONS: Record<Activation, (x: number) => number> = {
+  none: (x) => x,
+  silu: (x) => x * sigmoid(x),
+  gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+  gelu_tanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
+  quick_gelu: (x) => x * sigmoid(1.702 * x),
+};
+
+/** C[b] = alpha · A[b] · B[b] with B [K, N] or, transposed, [N, K]; batch 0 of an operand is shared. */
+function refMatmul(
+  a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number,
+  opts: { transposeB?: boolean; aShared?: boolean; bShared?: boolean; alpha?: number } = {},
+): Float32Array {
+  const out = new Float32Array(batch * m * n);
+  for (let z = 0; z < batch; z++) {
+    const ao = opts.aShared ? 0 : z * m * k;
+    const bo = opts.bShared ? 0 : z * k * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let q = 0; q < k; q++) s += a[ao + i * k + q]! * b[bo + (opts.transposeB ? j * k + q : q * n + j)]!;
+        out[z * m * n + i * n + j] = s * (opts.alpha ?? 1);
+      }
+    }
+  }
+  return out;
+}
+
+function refLinear(x: Float32Array, w: Float32Array, rows: number, k: number, n: number, bias?: Float32Array, act: Activation = 'none', residual?: Float32Array): Float32Array {
+  const out = refMatmul(x, w, 1, rows, k, n, { transposeB: true });
+  for (let i = 0; i < out.length; i++) {
+    let v = ACTIVATIONS[act](out[i]! + (bias ? bias[i % n]! : 0));
+    if (residual) v += residual[i]!;
+    out[i] = v;
+  }
+  return out;
+}
+
+function inputs(n: number, seed: number, dtype: DType, scale = 1): Float32Array {
+  const v = seededValues(n, seed, -scale, scale);
+  return dtype === 'f16' ? roundToF16(v) : v;
+}
+
+/**
+ * The variants to cover: the per-shape default (undefined) always, every other one on a GPU.
+ * Lavapipe takes seconds per pipeline, so there the others run once, in f32 only.
+ */
+function variants(rt: Runtime, dtype: DType): (GemmVariant | undefined)[] {
+  const list: (GemmVariant | undefined)[] = [undefined];
+  if (slowCompiler(rt) && dtype !== 'f32') return list;
+  list.push({ kind: 'tiled', tm: 8, tn: 8, bk: 8 }, { kind: 'tiled', tm: 4, tn: 4, bk: 16 });
+  if (!slowCompiler(rt)) list.push({ kind: 'tiled', tm: 8, tn: 8, bk: 16 }, { kind: 'tiled', tm: 8, tn: 4, bk: 16 });
+  const frag = matrixFragment(rt, dtype);
+  if (frag) {
+    list.push(
+      { kind: 'tc', sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 32, frag },
+      { kind: 'tc', sgM: 2, sgN: 2, fm: 2, fn: 2, bk: 32, frag },
+      { kind: 'tc', sgM: 1, sgN: 1, fm: 1, fn: 1, bk: frag.K, frag },
+      { kind: 'tc-direct', sgM: 2, sgN: 2, fm: 1, fn: 1, bk: 0, frag },
+      { kind: 'tc-direct', sgM: 1, sgN: 1, fm: 2, fn: 1, bk: 0, frag },
+    );
+  }
+  return list;
+}
+
+function slowCompiler(rt: Runtime): boolean {
+  const a = rt.gpu.adapterInfo;
+  return /llvmpipe|lavapipe|swiftshader/i.test(`${a.description} ${a.device} ${a.architecture}`);
+}
+
+/** Whether v can run a problem of this shape (tc-direct needs tile-aligned shapes). */
+function runs(rt: Runtime, v: GemmVariant | undefined, mode: 'kn' | 'nk', m: number, n: number, k: number, dtype: DType): boolean {
+  if (!v) return true;
+  const probe = { label: 'probe', mode, m, n, k, batch: 1, a: { dtype }, conv: undefined } as unknown as GemmProblem;
+  return variantProblem(rt, probe, v) === null;
+}
+
+t.test('linear and matmul match a TS reference for every variant', async (t) => {
+  const rt = await testRuntime();
+  const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
+  t.comment(`subgroup matrices: ${rt.features.subgroupMatrix ? JSON.stringify(rt.features.subgroupMatrixConfigs) : 'no'}`);
+  // [M, K, N]: odd shapes, several K tiles, and a 16-aligned one the direct fragment kernels can take
+  const shapes: [number, number, number][] = [
+    [37, 19, 45],
+    [130, 77, 131],
+    [64, 48, 32],
+  ];
+  for (const dtype of dtypes) {
+    for (const v of variants(rt, dtype)) {
+      const name = v ? variantName(v) : 'default';
+      // On lavapipe the extra variants take one shape and one layout (each pipeline costs seconds).
+      const quick = v !== undefined && slowCompiler(rt);
+      for (const [m, k, n] of quick ? shapes.slice(1, 2) : shapes) {
+        const x = inputs(m * k, 1, dtype);
+        const w = inputs(n * k, 2, dtype);
+        const bias = inputs(n, 3, dtype);
+        const res = inputs(m * n, 4, dtype);
+        if (runs(rt, v, 'nk', m, n, k, dtype)) {
+          const want = refLinear(x, w, m, k, n, bias, 'silu', res);
+          const got = await rt.read(
+            rt.tidy(() =>
+              linear(rt, rt.upload(x, [m, k], dtype), rt.upload(w, [n, k], dtype), {
+                bias: rt.upload(bias, [n], dtype),
+                activation: 'silu',
+                residual: rt.upload(res, [m, n], dtype),
+                variant: v,
+              }),
+            ),
+          );
+          const err = maxRelError(got, want);
+          t.ok(err <= KERNEL_TOLERANCE[dtype], `linear+bias+silu+residual ${dtype} ${m}x${k}x${n} [${name}] err ${err.toExponential(2)}`);
+        }
+        if (!quick && runs(rt, v, 'kn', m, n, k, dtype)) {
+          const want = refMatmul(x, w, 1, m, k, n, { alpha: 0.5 });
+          const got = await rt.read(
+            rt.tidy(() => matmul(rt, rt.upload(x, [m, k], dtype), rt.upload(w, [k, n], dtype), { alpha: 0.5, variant: v })),
+          );
+          const err = maxRelError(got, want);
+          t.ok(err <= KERNEL_TOLERANCE[dtype], `matmul alpha ${dtype} ${m}x${k}x${n} [${name}] err ${err.toExponential(2)}`);
+        }
+      }
+    }
+  }
+});
+
+t.test('linear activations, leading dims and options', async (t) => {
+  const rt = await testRuntime();
+  const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
+  for (const dtype of dtypes) {
+    // Pre-activations up to about ±8 reach the tails of erf/tanh/sigmoid.
+    const [rows, k, n] = [15, 9, 21];
+    const x = inputs(rows * k, 5, dtype, 3);
+    const w = inputs(n * k, 6, dtype, 1);
+    const bias = inputs(n, 7, dtype);
+    for (const act of Object.keys(ACTIVATIONS) as Activation[]) {
+      const want = refLinear(x, w, rows, k, n, bias, act);
+      const got = await rt.read(
+        rt.tidy(() => linear(rt, rt.upload(x, [3, 5, k], dtype), rt.upload(w, [n, k], dtype), { bias: rt.upload(bias, [n], dtype), activation: act })),
+      );
+      const err = maxRelError(got, want);
+      t.ok(err <= KERNEL_TOLERANCE[dtype], `linear ${act} ${dtype} [3,5,${k}]x[${n},${k}] err ${err.toExponential(2)}`);
+    }
+    // no bias, into a given output
+    const want = refLinear(x, w, rows, k, n);
+    const got = await rt.read(
+      rt.tidy(() => {
+        const out = rt.empty([rows, n], dtype);
+        const r = linear(rt, rt.upload(x, [rows, k], dtype), rt.upload(w, [n, k], dtype), { out });
+        t.equal(r, out, 'linear returns the out tensor');
+        return r;
+      }),
+    );
+    t.ok(maxRelError(got, want) <= KERNEL_TOLERANCE[dtype], `linear no bias, out= ${dtype}`);
+  }
+});
+
+t.test('batched matmul, transposeB and shared operands', async (t) => {
+  const rt = await testRuntime();
+  const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
+  const [batch, m, k, n] = [3, 37, 19, 45];
+  for (const dtype of dtypes) {
+    const a = inputs(batch * m * k, 8, dtype);
+    const b = inputs(batch * k * n, 9, dtype);
+    const cases: { name: string; aShape: number[]; bShape: number[]; transposeB: boolean; aShared?: boolean; bShared?: boolean }[] = [
+      { name: 'batched', aShape: [batch, m, k], bShape: [batch, k, n], transposeB: false },
+      { name: 'batched transposeB', aShape: [batch, m, k], bShape: [batch, n, k], transposeB: true },
+      { name: 'shared b', aShape: [batch, m, k], bShape: [k, n], transposeB: false, bShared: true },
+      { name: 'shared a, transposeB', aShape: [m, k], bShape: [batch, n, k], transposeB: true, aShared: true },
+    ];
+    for (const c of cases) {
+      const aData = c.aShared ? a.subarray(0, m * k) : a;
+      const bData = c.bShared ? b.subarray(0, k * n) : b;
+      const want = refMatmul(a, b, batch, m, k, n, { transposeB: c.transposeB, aShared: c.aShared, bShared: c.bShared, alpha: 1.5 });
+      const got = await rt.read(
+        rt.tidy(() => {
+          const out = matmul(rt, rt.upload(aData, c.aShape, dtype), rt.upload(bData, c.bShape, dtype), { transposeB: c.transposeB, alpha: 1.5 });
+          t.same(out.shape, [batch, m, n], `${c.name} shape`);
+          return out;
+        }),
+      );
+      const err = maxRelError(got, want);
+      t.ok(err <= KERNEL_TOLERANCE[dtype], `matmul ${c.name} ${dtype} err ${err.toExponential(2)}`);
+    }
+  }
+});
+
+t.test('bad shapes are refused with the shapes named', async (t) => {
+  const rt = await testRuntime();
+  rt.tidy(() => {
+    t.throws(() => linear(rt, rt.zeros([4, 5]), rt.zeros([6, 7])), /linear: x \[4, 5\] needs weight \[N, 5\], got \[6, 7\]/);
+    t.throws(() => matmul(rt, rt.zeros([4, 5]), rt.zeros([6, 7])), /matmul: cannot multiply a \[4, 5\] by b \[6, 7\]/);
+    t.throws(() => linear(rt, rt.zeros([4, 5]), rt.zeros([6, 5]), { bias: rt.zeros([5]) }), /bias \[5\] must be \[6\]/);
+    const x = rt.zeros([4, 5]);
+    t.throws(() => linear(rt, x, rt.zeros([5, 5]), { out: x }), /shares a buffer/);
+  });
+});
