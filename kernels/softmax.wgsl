@@ -14,7 +14,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<VS>;
 
 const ROWS: u32 = WG / TEAM;
-const LOWEST: f32 = -3.40282347e38;
+const LOWEST: f32 = -3.4028234e38; // about -FLT_MAX
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {

@@ -13,8 +13,8 @@ export interface TensorEntry {
 }
 
 export class SafetensorsError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'SafetensorsError';
   }
 }
@@ -187,8 +187,8 @@ function isIndex(v: unknown): v is number {
 }
 
 /** An error naming the file; messages name the tensor themselves where one is at fault. */
-export function fail(path: string, what: string): SafetensorsError {
-  return new SafetensorsError(`${path}: ${what}`);
+export function fail(path: string, what: string, cause?: unknown): SafetensorsError {
+  return new SafetensorsError(`${path}: ${what}`, cause === undefined ? undefined : { cause });
 }
 
 // ---- writing ----

@@ -60,7 +60,7 @@ export class SafetensorsFile {
     try {
       handle = await open(path, 'r');
     } catch (e) {
-      throw withCause(fail(path, `cannot open: ${(e as Error).message}`), e);
+      throw fail(path, `cannot open: ${(e as Error).message}`, e);
     }
     try {
       const { size } = await handle.stat();
@@ -171,7 +171,7 @@ export class SafetensorsFile {
     try {
       out = rt.empty(e.shape, dtype);
     } catch (err) {
-      throw withCause(fail(this.path, `tensor "${name}": cannot hold it on the GPU as ${dtype}: ${(err as Error).message}`), err);
+      throw fail(this.path, `tensor "${name}": cannot hold it on the GPU as ${dtype}: ${(err as Error).message}`, err);
     }
     try {
       await this.streamInto(rt, e, e.dtype, out);
@@ -246,13 +246,13 @@ export class SafetensorsFile {
 async function readExactly(handle: FileHandle, path: string, into: Uint8Array, position: number, what: string): Promise<void> {
   let done = 0;
   while (done < into.byteLength) {
-    const { bytesRead } = await handle.read(into, done, into.byteLength - done, position + done);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(into, done, into.byteLength - done, position + done));
+    } catch (e) {
+      throw fail(path, `cannot read ${what}: ${(e as Error).message}`, e);
+    }
     if (bytesRead === 0) throw fail(path, `file ended while reading ${what} (it was truncated after opening?)`);
     done += bytesRead;
   }
-}
-
-function withCause<E extends Error>(err: E, cause: unknown): E {
-  Object.defineProperty(err, 'cause', { value: cause, enumerable: false, configurable: true, writable: true });
-  return err;
 }

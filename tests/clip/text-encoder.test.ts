@@ -1,55 +1,71 @@
 import t from 'tap';
-import { readFileSync } from 'node:fs';
 import { testRuntime } from '../support/runtime.js';
 import { maxRelError } from '../support/compare.js';
 import { fromRoot } from '../../runtime/paths.js';
 import { SafetensorsFile } from '../../runtime/safetensors-reader.js';
+import { loadParameters } from '../../runtime/weights.js';
+import { openModelFiles, type ModelFiles } from '../../pipeline/model-files.js';
 import { ClipTextEncoder, clipTextParameterShapes } from '../../clip/text-encoder.js';
-import { parseClipTextConfig } from '../../clip/config.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import type { FloatDType } from '../../runtime/dtype.js';
+import type { Runtime } from '../../runtime/runtime.js';
 
 const fixture = fromRoot('tests', 'fixtures', 'tiny-sd');
 const TOLERANCE: Record<FloatDType, number> = { f32: 1e-4, f16: 1e-2 };
 
-t.test('text encoder matches transformers on every hidden state', async (t) => {
+async function loadEncoder(rt: Runtime, files: ModelFiles, dtype: FloatDType): Promise<ClipTextEncoder> {
+  const config = files.textEncoder.config;
+  return ClipTextEncoder.create(rt, config, await loadParameters(rt, files.textEncoder.weights, clipTextParameterShapes(config), dtype));
+}
+
+t.test('text encoder matches transformers on every hidden state, from both checkpoint layouts', async (t) => {
   const rt = await testRuntime();
-  const config = parseClipTextConfig(JSON.parse(readFileSync(`${fixture}/model/text_encoder/config.json`, 'utf8')));
-  const weightsFile = await SafetensorsFile.open(`${fixture}/model/text_encoder/model.safetensors`);
   const golden = await SafetensorsFile.open(`${fixture}/golden/text_encoder.safetensors`);
   const ids = Uint32Array.from(await golden.readInts('input_ids'));
   const [prompts, seq] = golden.entry('input_ids').shape as [number, number];
+  const idTensor = rt.upload(ids, [prompts, seq], 'u32');
 
   for (const dtype of (rt.features.f16 ? ['f32', 'f16'] : ['f32']) as FloatDType[]) {
-    const weights = new Map<string, Tensor>();
-    for (const name of clipTextParameterShapes(config).keys()) weights.set(name, await weightsFile.readToGpu(rt, name, dtype));
-    const encoder = ClipTextEncoder.create(rt, config, weights);
-    const idTensor = rt.upload(ids, [prompts, seq], 'u32');
+    const folder = await openModelFiles(`${fixture}/model`, { dtype });
+    const single = await openModelFiles(`${fixture}/single-file.safetensors`, { dtype, configFrom: `${fixture}/model` });
+    const config = folder.textEncoder.config;
+    const encoder = await loadEncoder(rt, folder, dtype);
     const hidden: Tensor[] = [];
     const last = encoder.encode(idTensor, { capture: (_, h) => hidden.push(rt.keep(h)) });
+    t.equal(hidden.length, config.layers + 1, 'embeddings and one state per layer');
     for (let i = 0; i < hidden.length; i++) {
       const err = maxRelError(await rt.read(hidden[i]!), await golden.readFloat32(`hidden_states.${i}`));
       t.ok(err <= TOLERANCE[dtype], `${dtype} hidden_states.${i}: max rel error ${err.toExponential(2)}`);
     }
-    const err = maxRelError(await rt.read(last), await golden.readFloat32('last_hidden_state'));
+    const lastValues = await rt.read(last);
+    const err = maxRelError(lastValues, await golden.readFloat32('last_hidden_state'));
     t.ok(err <= TOLERANCE[dtype], `${dtype} last_hidden_state: max rel error ${err.toExponential(2)}`);
 
     // clip skip 2 = hidden_states[-2] through the final layer norm.
     const skipped = encoder.encode(idTensor, { clipSkip: 2 });
-    const penultimate = await golden.readFloat32(`hidden_states.${config.layers - 1}`);
     const want = hostLayerNorm(
-      penultimate,
+      await golden.readFloat32(`hidden_states.${config.layers - 1}`),
       config.hiddenSize,
-      await weightsFile.readFloat32('final_layer_norm.weight'),
-      await weightsFile.readFloat32('final_layer_norm.bias'),
+      await folder.textEncoder.weights.readFloat32('final_layer_norm.weight'),
+      await folder.textEncoder.weights.readFloat32('final_layer_norm.bias'),
       config.eps,
     );
     const skipErr = maxRelError(await rt.read(skipped), want);
     t.ok(skipErr <= TOLERANCE[dtype], `${dtype} clip skip 2: max rel error ${skipErr.toExponential(2)}`);
-    for (const h of [...hidden, last, skipped, idTensor]) h.dispose();
+    t.throws(() => encoder.encode(idTensor, { clipSkip: config.layers + 1 }), /clip skip/);
+
+    // The single-file checkpoint holds the same weights (its text encoder is F16, like the folder's).
+    const fromSingle = await loadEncoder(rt, single, dtype);
+    const singleLast = fromSingle.encode(idTensor);
+    t.same(await rt.read(singleLast), lastValues, `${dtype} single-file output identical to the folder's`);
+
+    for (const h of [...hidden, last, skipped, singleLast]) h.dispose();
     encoder.dispose();
+    fromSingle.dispose();
+    await folder.close();
+    await single.close();
   }
-  await weightsFile.close();
+  idTensor.dispose();
   await golden.close();
 });
 

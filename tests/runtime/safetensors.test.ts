@@ -271,6 +271,12 @@ t.test('readToGpu converts exactly, in one chunk and in many', async (t) => {
     { name: 'f32-odd', src: 'F32', bits: new Uint32Array(f32Probes().buffer.slice(0, 4 * 1001)) },
     { name: 'f16-odd', src: 'F16', bits: Uint16Array.from({ length: 1001 }, (_, i) => (i * 65.537) & 0xffff) },
     { name: 'bf16-odd', src: 'BF16', bits: Uint16Array.from({ length: 1001 }, (_, i) => (i * 65.537 + 11) & 0xffff) },
+    // Every tail length of the kernel's 8-element octets.
+    ...Array.from({ length: 17 }, (_, k): GpuCase[] => [
+      { name: `f32-${k + 1}`, src: 'F32', bits: new Uint32Array(f32Probes().buffer.slice(40, 40 + 4 * (k + 1))) },
+      { name: `f16-${k + 1}`, src: 'F16', bits: Uint16Array.from({ length: k + 1 }, (_, i) => 0x3c01 + 977 * i) },
+      { name: `bf16-${k + 1}`, src: 'BF16', bits: Uint16Array.from({ length: k + 1 }, (_, i) => 0xbf80 - 311 * i) },
+    ]).flat(),
     { name: 'scalar', src: 'BF16', bits: Uint16Array.of(0x3f81) },
     { name: 'empty', src: 'F16', bits: new Uint16Array(0) },
   ];

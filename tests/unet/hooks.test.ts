@@ -26,7 +26,10 @@ const byMatrix =
 
 const permute = (n: number, seed: number) => (r: number) => [(r * seed + 3) % n];
 
-t.test('hooks see every transformer block and can wrap its sublayers', async (t) => {
+// One U-Net evaluation takes seconds on lavapipe, and the first compiles every pipeline.
+t.setTimeout(900_000);
+
+t.test('hooks see every transformer block and can wrap its sublayers', { timeout: 900_000 }, async (t) => {
   const rt = await testRuntime();
   const golden = await openUNetGolden(rt);
   const unet = await loadTinyUNet(rt, 'f32');
