@@ -276,7 +276,10 @@ export function attentionWith(
   const label = `attention ${attentionVariantName(chosen)} d${p.headDim} ${p.dtype}${p.causal ? ' causal' : ''}`;
   rt.dispatch({
     pipeline: rt.pipeline(label, kernelCode(p, chosen)),
-    uniforms: new Uniforms().u32(p.nq, p.nk, p.heads).f32(p.scale * LOG2E),
+    uniforms:
+      chosen.kind === 'portable'
+        ? new Uniforms().u32(p.nq, p.nk, p.heads).f32(p.scale * LOG2E)
+        : new Uniforms().u32(p.nq, p.nk, p.heads).f32(p.scale * LOG2E).u32(0),
     bindings: [q, k, v, out],
     workgroups: [Math.ceil(p.nq / rowsPerWorkgroup(chosen)), p.heads, p.batch],
   });

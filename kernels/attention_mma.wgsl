@@ -24,6 +24,9 @@ struct Params {
   nk: u32,
   heads: u32,
   scale_log2: f32,
+  // Always 0: the emulated fragments add it to their loop bounds so a CPU compiler keeps the
+  // loops instead of unrolling thousands of multiply-adds.
+  zero: u32,
 }
 
 const LANES: u32 = 32u;

@@ -1,7 +1,7 @@
 import type { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { formatShape } from '../runtime/dtype.js';
-import { checkDTypes, checkShape, gemm, type GemmVariant } from './gemm.js';
+import { checkDTypes, checkShape, gemm, type GemmProblem, type GemmVariant } from './gemm.js';
 
 export interface Conv2dOptions {
   stride?: 1 | 2;
@@ -21,6 +21,13 @@ export interface Conv2dOptions {
  * K = Cin·kh·kw, with the im2col matrix gathered from x tile by tile, never materialised.
  */
 export function conv2d(rt: Runtime, x: Tensor, weight: Tensor, options: Conv2dOptions = {}): Tensor {
+  const problem = conv2dProblem(rt, x, weight, options);
+  gemm(rt, problem, options.variant);
+  return problem.out;
+}
+
+/** The implicit GEMM a conv2d call runs (shapes checked, output allocated unless given). */
+export function conv2dProblem(rt: Runtime, x: Tensor, weight: Tensor, options: Conv2dOptions = {}): GemmProblem {
   const stride = options.stride ?? 1;
   const pad = options.padding ?? 0;
   const [top, bottom, left, right] = typeof pad === 'number' ? [pad, pad, pad, pad] : pad;
@@ -46,26 +53,21 @@ export function conv2d(rt: Runtime, x: Tensor, weight: Tensor, options: Conv2dOp
   if (residual) checkShape('conv2d', 'residual', residual, outShape);
   const out = options.out ?? rt.empty(outShape, x.dtype);
   checkShape('conv2d', 'out', out, outShape);
-  gemm(
-    rt,
-    {
-      label: 'conv2d',
-      mode: 'conv',
-      m: cout,
-      n: batch * ho * wo,
-      k: cin * kh * kw,
-      batch: 1,
-      a: weight,
-      b: x,
-      out,
-      aBatch: 0,
-      bBatch: 0,
-      outBatch: 0,
-      bias,
-      residual,
-      conv: { cin, h, w, wo, pixels: ho * wo, kernel: kh, stride, padTop: top, padLeft: left },
-    },
-    options.variant,
-  );
-  return out;
+  return {
+    label: 'conv2d',
+    mode: 'conv',
+    m: cout,
+    n: batch * ho * wo,
+    k: cin * kh * kw,
+    batch: 1,
+    a: weight,
+    b: x,
+    out,
+    aBatch: 0,
+    bBatch: 0,
+    outBatch: 0,
+    bias,
+    residual,
+    conv: { cin, h, w, wo, pixels: ho * wo, kernel: kh, stride, padTop: top, padLeft: left },
+  };
 }

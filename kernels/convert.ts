@@ -36,6 +36,7 @@ export function convertSourceBytes(srcDType: RawFloatDType, count: number): numb
 export function convertChunk(rt: Runtime, c: ConvertChunk): void {
   const { dst, count, dstOffset, srcDType } = c;
   const name = `convert ${srcDType}→${dst.dtype}`;
+  if (dst.dtype !== 'f32' && dst.dtype !== 'f16') throw new Error(`${name}: the destination must be f32 or f16`);
   if (!Number.isInteger(count) || count < 0 || !Number.isInteger(dstOffset) || dstOffset < 0) {
     throw new Error(`${name}: bad count ${count} or offset ${dstOffset}`);
   }

@@ -7,7 +7,7 @@
 //   MODE_KN   B is [K, N] row-major (matmul)
 //   MODE_NK   B is [N, K] row-major (linear weights, matmul with transposeB)
 //   MODE_CONV B is the im2col view of an NCHW image, gathered on the fly; n = (image, output pixel)
-// Expects from the prelude: T, MODE, KH, KW. Epilogue options and the conv stride are uniforms, so
+// Expects from the prelude: T, MODE, KH, KW, UNROLL. Epilogue options and the conv stride are uniforms, so
 // one pipeline per (dtype, layout, kernel size, tile variant) serves every layer.
 
 const MODE_KN: u32 = 0u;
@@ -38,6 +38,7 @@ struct Params {
   has_bias: u32,
   has_residual: u32,
   act: u32,       // ACTIVATION_CODE in activation.ts
+  zero: u32,      // always 0; see rolled()
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -47,6 +48,15 @@ struct Params {
 // Always bound (a 4-byte stand-in when absent) so the layout is the same for every variant.
 @group(0) @binding(4) var<storage, read> bias: array<T>;
 @group(0) @binding(5) var<storage, read> residual: array<T>;
+
+/**
+ * A loop bound for the cores: n itself when UNROLL, else n plus a uniform zero, which keeps CPU
+ * compilers (llvmpipe) from fully unrolling loops next to barriers - that takes them tens of
+ * seconds per pipeline - while GPU compilers get the constant they want.
+ */
+fn rolled(n: u32) -> u32 {
+  return select(n + p.zero, n, UNROLL);
+}
 
 var<private> a_base: u32;
 var<private> b_base: u32;

@@ -83,13 +83,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     if (more) { fetch(tid, m0, n0, (t + 1u) * BK, cols); }
     let a_at = (t % 2u) * A_TILE;
     let b_at = (t % 2u) * B_TILE;
-    for (var k = 0u; k < BK; k++) {
+    for (var k = 0u; k < rolled(BK); k++) {
       var av: array<vec4<f32>, TM / 4u>;
       var bv: array<vec4<f32>, TN / 4u>;
       for (var i = 0u; i < TM / 4u; i++) { av[i] = tile_a[a_at + k * AS + lid.y + 16u * i]; }
       for (var j = 0u; j < TN / 4u; j++) { bv[j] = tile_b[b_at + k * BS + lid.x + 16u * j]; }
-      for (var i = 0u; i < TM / 4u; i++) {
-        for (var r = 0u; r < 4u; r++) {
+      for (var i = 0u; i < rolled(TM / 4u); i++) {
+        for (var r = 0u; r < rolled(4u); r++) {
           for (var j = 0u; j < TN / 4u; j++) {
             let at = (i * 4u + r) * (TN / 4u) + j;
             acc[at] = fma(vec4<f32>(av[i][r]), bv[j], acc[at]);
@@ -102,9 +102,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < TM / 4u; i++) {
-    for (var r = 0u; r < 4u; r++) {
-      for (var j = 0u; j < TN / 4u; j++) {
+  for (var i = 0u; i < rolled(TM / 4u); i++) {
+    for (var r = 0u; r < rolled(4u); r++) {
+      for (var j = 0u; j < rolled(TN / 4u); j++) {
         store4(m0 + (lid.y + 16u * i) * 4u + r, n0 + (lid.x + 16u * j) * 4u, acc[(i * 4u + r) * (TN / 4u) + j]);
       }
     }

@@ -149,6 +149,12 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
   return fits.find((v) => groups(v) >= 256) ?? fits[fits.length - 1]!;
 }
 
+/** Software rasterisers compile unrolled tile loops next to barriers very slowly (see gemm-tiled.wgsl). */
+function cpuCompiler(rt: Runtime): boolean {
+  const a = rt.gpu.adapterInfo;
+  return /llvmpipe|lavapipe|swiftshader/i.test(`${a.description} ${a.device} ${a.architecture}`);
+}
+
 const MATRIX_ENABLES = ['chromium_experimental_subgroup_matrix'];
 
 function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
@@ -157,6 +163,7 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
     MODE: MODE_CODE[p.mode],
     KH: conv?.kernel ?? 1,
     KW: conv?.kernel ?? 1,
+    UNROLL: !cpuCompiler(rt),
   };
   if (v.kind === 'tiled') {
     Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk });
@@ -207,7 +214,7 @@ export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVa
     .f32(p.alpha ?? 1)
     .u32(p.aBatch, p.bBatch, p.outBatch)
     .u32(c?.cin ?? 0, c?.h ?? 0, c?.w ?? 0, c?.wo ?? 0, c?.pixels ?? 0, c?.padTop ?? 0, c?.padLeft ?? 0, c?.stride ?? 1)
-    .u32(p.bias ? 1 : 0, p.residual ? 1 : 0, ACTIVATION_CODE[p.activation ?? 'none']);
+    .u32(p.bias ? 1 : 0, p.residual ? 1 : 0, ACTIVATION_CODE[p.activation ?? 'none'], 0);
   const dummy = p.bias && p.residual ? null : standIn(rt);
   rt.dispatch({
     pipeline: rt.pipeline(`${p.label} ${p.a.dtype} ${variantName(v)}`, kernelCode(rt, p, v)),

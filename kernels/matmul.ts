@@ -2,7 +2,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { formatShape } from '../runtime/dtype.js';
 import type { Activation } from './activation.js';
-import { checkDTypes, checkShape, gemm, type GemmVariant } from './gemm.js';
+import { checkDTypes, checkShape, gemm, type GemmProblem, type GemmVariant } from './gemm.js';
 
 export type { Activation } from './activation.js';
 
@@ -18,6 +18,13 @@ export interface LinearOptions {
 
 /** x: [..., K], weight: [N, K] (PyTorch nn.Linear layout), bias: [N] → [..., N]. All same dtype. */
 export function linear(rt: Runtime, x: Tensor, weight: Tensor, options: LinearOptions = {}): Tensor {
+  const problem = linearProblem(rt, x, weight, options);
+  gemm(rt, problem, options.variant);
+  return problem.out;
+}
+
+/** The GEMM a linear call runs (shapes checked, output allocated unless given). */
+export function linearProblem(rt: Runtime, x: Tensor, weight: Tensor, options: LinearOptions = {}): GemmProblem {
   const k = x.shape[x.rank - 1];
   if (x.rank < 1 || weight.rank !== 2 || k === undefined || weight.shape[1] !== k) {
     throw new Error(`linear: x ${formatShape(x.shape)} needs weight [N, ${k ?? '?'}], got ${formatShape(weight.shape)}`);
@@ -31,12 +38,7 @@ export function linear(rt: Runtime, x: Tensor, weight: Tensor, options: LinearOp
   const out = options.out ?? rt.empty(outShape, x.dtype);
   checkShape('linear', 'out', out, outShape);
   const m = x.size / k;
-  gemm(
-    rt,
-    { label: 'linear', mode: 'nk', m, n, k, batch: 1, a: x, b: weight, out, aBatch: 0, bBatch: 0, outBatch: 0, bias, residual, activation: options.activation },
-    options.variant,
-  );
-  return out;
+  return { label: 'linear', mode: 'nk', m, n, k, batch: 1, a: x, b: weight, out, aBatch: 0, bBatch: 0, outBatch: 0, bias, residual, activation: options.activation };
 }
 
 export interface MatmulOptions {
@@ -52,6 +54,13 @@ export interface MatmulOptions {
  * times alpha. A 2-D operand is shared by every batch of a 3-D one.
  */
 export function matmul(rt: Runtime, a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const problem = matmulProblem(rt, a, b, options);
+  gemm(rt, problem, options.variant);
+  return problem.out;
+}
+
+/** The GEMM a matmul call runs (shapes checked, output allocated unless given). */
+export function matmulProblem(rt: Runtime, a: Tensor, b: Tensor, options: MatmulOptions = {}): GemmProblem {
   const transposeB = options.transposeB ?? false;
   const bad = () =>
     new Error(`matmul: cannot multiply a ${formatShape(a.shape)} by b ${formatShape(b.shape)}${transposeB ? ' (transposeB)' : ''}`);
@@ -63,29 +72,24 @@ export function matmul(rt: Runtime, a: Tensor, b: Tensor, options: MatmulOptions
   const [b0, b1] = b.shape.slice(-2) as [number, number];
   const [kb, n] = transposeB ? [b1, b0] : [b0, b1];
   if (kb !== k) throw bad();
-  checkDTypes('matmul', a, b, undefined, undefined, options.out);
+  checkDTypes('matmul', a, b, options.out);
   const batch = Math.max(batchA, batchB);
   const outShape = a.rank === 3 || b.rank === 3 ? [batch, m, n] : [m, n];
   const out = options.out ?? rt.empty(outShape, a.dtype);
   checkShape('matmul', 'out', out, outShape);
-  gemm(
-    rt,
-    {
-      label: 'matmul',
-      mode: transposeB ? 'nk' : 'kn',
-      m,
-      n,
-      k,
-      batch,
-      a,
-      b,
-      out,
-      aBatch: a.rank === 3 ? m * k : 0,
-      bBatch: b.rank === 3 ? k * n : 0,
-      outBatch: m * n,
-      alpha: options.alpha,
-    },
-    options.variant,
-  );
-  return out;
+  return {
+    label: 'matmul',
+    mode: transposeB ? 'nk' : 'kn',
+    m,
+    n,
+    k,
+    batch,
+    a,
+    b,
+    out,
+    aBatch: a.rank === 3 ? m * k : 0,
+    bBatch: b.rank === 3 ? k * n : 0,
+    outBatch: m * n,
+    alpha: options.alpha,
+  };
 }

@@ -16,17 +16,16 @@ export interface GroupNormOptions {
   out?: Tensor;
 }
 
-/** Vectors each invocation of the statistics pass holds per round. */
-const STATS_ITEMS = 4;
+/** Fewest vectors per invocation in a chunk (amortises the per-workgroup reduction). */
+const MIN_VECS_PER_INVOCATION = 4;
 /** Most chunks per group: every apply workgroup merges this many partial statistics. */
 const MAX_CHUNKS = 32;
 
 /**
  * x: [B, C, ...spatial] (NCHW, any number of spatial dims incl. none), gamma/beta: [C] → same shape.
- * Statistics per (batch, group) in f32: corrected two-pass per round of 1024 vectors, rounds and
- * chunks merged with Chan et al.'s update around a shifted base (no catastrophic cancellation).
- * Two dispatches: chunk statistics, then merge + normalise (+ SiLU). gamma/beta may be f32 or f16
- * independently of x.
+ * Statistics per (batch, group) in f32, shifted by the group's first values and merged with Chan
+ * et al.'s update (no catastrophic cancellation for large means). Two dispatches: chunk
+ * statistics, then merge + normalise (+ SiLU). gamma/beta may be f32 or f16 independently of x.
  */
 export function groupNorm(rt: Runtime, x: Tensor, gamma: Tensor, beta: Tensor, options: GroupNormOptions): Tensor {
   const { groups, eps, silu = false } = options;
@@ -43,9 +42,7 @@ export function groupNorm(rt: Runtime, x: Tensor, gamma: Tensor, beta: Tensor, o
   const width = laneWidth(spatial);
   const channelsPerGroup = channels / groups;
   const groupVecs = (channelsPerGroup * spatial) / width;
-  const roundVecs = ROW_WORKGROUP * STATS_ITEMS;
-  const rounds = Math.ceil(groupVecs / roundVecs);
-  const chunkVecs = Math.ceil(rounds / MAX_CHUNKS) * roundVecs;
+  const chunkVecs = Math.max(ROW_WORKGROUP * MIN_VECS_PER_INVOCATION, Math.ceil(groupVecs / MAX_CHUNKS / ROW_WORKGROUP) * ROW_WORKGROUP);
   const chunks = Math.ceil(groupVecs / chunkVecs);
   const total = batch * groups * chunks;
   const { workgroups } = grid1d(total, 1);
@@ -56,7 +53,7 @@ export function groupNorm(rt: Runtime, x: Tensor, gamma: Tensor, beta: Tensor, o
     dtype: x.dtype,
     enables: reduction.enables,
     aliases: laneAliases(x.dtype, width),
-    consts: { ...reduction.consts, W: width, WG: ROW_WORKGROUP, TEAM: ROW_WORKGROUP, ITEMS: STATS_ITEMS },
+    consts: { ...reduction.consts, W: width, WG: ROW_WORKGROUP, TEAM: ROW_WORKGROUP },
   });
   rt.dispatch({
     pipeline: rt.pipeline(`group_norm_stats_${x.dtype}_w${width}_${reduction.variant}`, statsCode),
@@ -89,7 +86,9 @@ export interface LayerNormOptions {
 
 /**
  * x: [..., C], gamma/beta: [C] → same shape; normalises over the last dim (biased variance, as
- * PyTorch). One team of invocations per row; rows of up to 16·256 vectors are read once.
+ * PyTorch), shifted by the row's first values so large means keep their precision. One team of
+ * invocations per row (a subgroup where subgroups have a fixed size): a statistics sweep, one team
+ * reduction, then an output sweep that finds the row in cache.
  */
 export function layerNorm(rt: Runtime, x: Tensor, gamma: Tensor, beta: Tensor, options: LayerNormOptions): Tensor {
   const cols = x.shape[x.rank - 1];
@@ -101,17 +100,17 @@ export function layerNorm(rt: Runtime, x: Tensor, gamma: Tensor, beta: Tensor, o
 
   const width = laneWidth(cols);
   const rowVecs = cols / width;
-  const team = rowTeam(rowVecs);
   const reduction = teamReduction(rt);
+  const team = rowTeam(rowVecs, reduction.maxTeam);
   const code = specialize(laneHelpers(width) + reduction.source + kernelSource('norm_layer.wgsl'), {
     dtype: x.dtype,
     enables: [...reduction.enables, ...(gamma.dtype === 'f16' ? ['f16'] : [])],
     aliases: { ...laneAliases(x.dtype, width), ...laneAliases(gamma.dtype, width, 'VP') },
-    consts: { ...reduction.consts, W: width, WG: ROW_WORKGROUP, TEAM: team.team, ITEMS: team.items, CACHED: team.cached },
+    consts: { ...reduction.consts, W: width, WG: ROW_WORKGROUP, TEAM: team.team },
   });
   const { workgroups, rowWidth } = grid1d(rows, team.rowsPerGroup);
   rt.dispatch({
-    pipeline: rt.pipeline(`layer_norm_${x.dtype}_${gamma.dtype}_w${width}_t${team.team}x${team.items}_${reduction.variant}`, code),
+    pipeline: rt.pipeline(`layer_norm_${x.dtype}_${gamma.dtype}_w${width}_t${team.team}_${reduction.variant}`, code),
     uniforms: new Uniforms().u32(rows, rowVecs, rowWidth).f32(options.eps),
     bindings: [x, gamma, beta, result],
     workgroups,

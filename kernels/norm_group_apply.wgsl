@@ -1,6 +1,6 @@
 // Group norm, pass 2: merges the chunk statistics of this chunk's group (every invocation merges
-// them in the same order, so all agree; means relative to the first chunk's base, see pass 1),
-// then y = ((x − base) − mean)·rstd·gamma[c] + beta[c], optionally SiLU. With W = 4 the spatial
+// them in the same order, so all agree; means are relative to the group's shift, see pass 1),
+// then y = ((x − shift) − mean)·rstd·gamma[c] + beta[c], optionally SiLU. With W = 4 the spatial
 // size divides by 4, so the lanes of a vector share one channel.
 // Expects from the prelude: T, VS/VF, TP (gamma/beta type), WG, SILU.
 
@@ -19,7 +19,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<VS>;
 @group(0) @binding(2) var<storage, read> gamma: array<TP>;
 @group(0) @binding(3) var<storage, read> beta: array<TP>;
-@group(0) @binding(4) var<storage, read> stats: array<vec4<f32>>; // (count, base, mean − base, M2)
+@group(0) @binding(4) var<storage, read> stats: array<vec4<f32>>; // (count, shift, mean − shift, M2)
 @group(0) @binding(5) var<storage, read_write> out: array<VS>;
 
 @compute @workgroup_size(WG)
@@ -32,14 +32,14 @@ fn main(
   if (chunk_id >= p.total) { return; }
   let group = chunk_id / p.chunks;
 
-  let base = stats[group * p.chunks].y;
+  let shift = stats[group * p.chunks].y;
   var count = 0.0;
   var mean = 0.0;
   var m2 = 0.0;
   for (var q = 0u; q < p.chunks; q++) {
     let s = stats[group * p.chunks + q];
     let total = count + s.x;
-    let delta = ((s.y - base) + s.z) - mean;
+    let delta = ((s.y - shift) + s.z) - mean;
     mean += delta * (s.x / total);
     m2 += s.w + delta * delta * (count * s.x / total);
     count = total;
@@ -52,7 +52,7 @@ fn main(
   let end = min(start + p.chunk_vecs, p.group_vecs);
   for (var j = start + li; j < end; j += WG) {
     let c = first_channel + j / p.spatial_vecs;
-    var y = ((VF(x[at + j]) - VF(base)) - VF(mean)) * (f32(gamma[c]) * rstd) + VF(f32(beta[c]));
+    var y = ((VF(x[at + j]) - VF(shift)) - VF(mean)) * (f32(gamma[c]) * rstd) + VF(f32(beta[c]));
     if (SILU) { y = y / (1.0 + exp(-y)); }
     out[at + j] = VS(y);
   }

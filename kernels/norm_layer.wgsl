@@ -1,9 +1,8 @@
-// Layer norm over the last dim: a team of TEAM invocations per row. Rows that fit in registers
-// (CACHED) are read once. Corrected two-pass statistics: mean m₁, then d = x − m₁ gives the
-// residual mean r = Σd/n and the variance (Σd² − (Σd)²/n)/n, and y = (d − r)·rstd·gamma + beta,
-// so a large mean offset (100 + noise) costs no precision.
-// Expects from the prelude: T, VS/VF, VP (gamma/beta vectors), hsum, W, WG, TEAM, ITEMS, CACHED,
-// team_sum, team_sum2.
+// Layer norm over the last dim: a team of TEAM invocations per row. Values are shifted by the mean
+// of the row's first vector, so an offset like 100 + noise costs no precision; each invocation
+// folds its vectors (two-pass within a vector) into running (count, mean, M2) with Chan et al.'s
+// update, one team reduction merges them, and a second sweep (from cache) writes the output.
+// Expects from the prelude: T, VS/VF, VP (gamma/beta vectors), hsum, W, WG, TEAM, team_moments.
 
 struct Params {
   rows: u32,
@@ -24,52 +23,25 @@ const ROWS: u32 = WG / TEAM;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let lane = li % TEAM;
   let row = wid.y * p.row_width + wid.x * ROWS + li / TEAM;
-  // invocations of a missing row still join the team reductions (they hold barriers)
-  let n = select(0u, p.row_vecs, row < p.rows);
+  // invocations of a missing row still join the team reduction
+  let live = row < p.rows;
+  let n = select(0u, p.row_vecs, live);
   let at = row * p.row_vecs;
-  let cols = f32(p.row_vecs * W);
+  var shift = 0.0;
+  if (live) { shift = hsum(VF(x[at])) / f32(W); }
 
-  var cache: array<VF, ITEMS>;
-  var s = 0.0;
-  if (CACHED) {
-    for (var k = 0u; k < ITEMS; k++) {
-      let j = lane + k * TEAM;
-      if (j < n) {
-        cache[k] = VF(x[at + j]);
-        s += hsum(cache[k]);
-      }
-    }
-  } else {
-    for (var j = lane; j < n; j += TEAM) { s += hsum(VF(x[at + j])); }
+  var m = vec4f(0.0); // (count, mean, M2, -) of x − shift over this invocation's vectors
+  for (var j = lane; j < n; j += TEAM) {
+    let v = VF(x[at + j]) - VF(shift);
+    let vm = hsum(v) / f32(W);
+    let d = v - VF(vm);
+    m = team_combine(m, vec4f(f32(W), vm, hsum(d * d), 0.0), TEAM_MOMENTS);
   }
-  let m1 = team_sum(s, li) / cols;
+  let stats = team_moments(m.xyz, li);
+  let rstd = inverseSqrt(stats.z / f32(p.row_vecs * W) + p.eps);
 
-  var d = vec2f(0.0);
-  if (CACHED) {
-    for (var k = 0u; k < ITEMS; k++) {
-      if (lane + k * TEAM < n) {
-        cache[k] -= VF(m1);
-        d += vec2f(hsum(cache[k]), hsum(cache[k] * cache[k]));
-      }
-    }
-  } else {
-    for (var j = lane; j < n; j += TEAM) {
-      let dv = VF(x[at + j]) - VF(m1);
-      d += vec2f(hsum(dv), hsum(dv * dv));
-    }
-  }
-  let sums = team_sum2(d, li);
-  let residual = sums.x / cols;
-  let rstd = inverseSqrt(max(sums.y - sums.x * residual, 0.0) / cols + p.eps);
-
-  if (CACHED) {
-    for (var k = 0u; k < ITEMS; k++) {
-      let j = lane + k * TEAM;
-      if (j < n) { out[at + j] = VS((cache[k] - VF(residual)) * rstd * VF(gamma[j]) + VF(beta[j])); }
-    }
-  } else {
-    for (var j = lane; j < n; j += TEAM) {
-      out[at + j] = VS(((VF(x[at + j]) - VF(m1)) - VF(residual)) * rstd * VF(gamma[j]) + VF(beta[j]));
-    }
+  for (var j = lane; j < n; j += TEAM) {
+    let y = ((VF(x[at + j]) - VF(shift)) - VF(stats.y)) * rstd;
+    out[at + j] = VS(y * VF(gamma[j]) + VF(beta[j]));
   }
 }

@@ -20,17 +20,17 @@ export function softmax(rt: Runtime, x: Tensor, options: { scale?: number; out?:
 
   const width = laneWidth(cols);
   const rowVecs = cols / width;
-  const team = rowTeam(rowVecs);
   const reduction = teamReduction(rt);
+  const team = rowTeam(rowVecs, reduction.maxTeam);
   const code = specialize(laneHelpers(width) + reduction.source + kernelSource('softmax.wgsl'), {
     dtype: x.dtype,
     enables: reduction.enables,
     aliases: laneAliases(x.dtype, width),
-    consts: { ...reduction.consts, W: width, WG: ROW_WORKGROUP, TEAM: team.team, ITEMS: team.items, CACHED: team.cached },
+    consts: { ...reduction.consts, W: width, WG: ROW_WORKGROUP, TEAM: team.team },
   });
   const { workgroups, rowWidth } = grid1d(rows, team.rowsPerGroup);
   rt.dispatch({
-    pipeline: rt.pipeline(`softmax_${x.dtype}_w${width}_t${team.team}x${team.items}_${reduction.variant}`, code),
+    pipeline: rt.pipeline(`softmax_${x.dtype}_w${width}_t${team.team}_${reduction.variant}`, code),
     uniforms: new Uniforms().u32(rows, rowVecs, rowWidth).f32(scale),
     bindings: [x, result],
     workgroups,

@@ -1,6 +1,7 @@
 // Softmax over the last dim of x·scale, max-subtracted, f32 math: a team of TEAM invocations per
-// row. Rows that fit in registers (CACHED) are read once; longer ones are read three times.
-// Expects from the prelude: T, VS/VF, hsum, hmax, W, WG, TEAM, ITEMS, CACHED, team_sum, team_max.
+// row. Each invocation keeps an online (max, Σ exp(v − max)) over its vectors, one team reduction
+// merges them, and a second sweep (from cache) writes exp(v − max) / sum.
+// Expects from the prelude: T, VS/VF, hsum, hmax, WG, TEAM, team_softmax.
 
 struct Params {
   rows: u32,
@@ -14,52 +15,25 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<VS>;
 
 const ROWS: u32 = WG / TEAM;
-const LOWEST: f32 = -3.4028234e38; // about -FLT_MAX
+const LOWEST: f32 = -3.4028234e38; // about -FLT_MAX: finite, so exp(LOWEST - LOWEST) = 1, not NaN
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let lane = li % TEAM;
   let row = wid.y * p.row_width + wid.x * ROWS + li / TEAM;
-  // invocations of a missing row still join the team reductions (they hold barriers)
+  // invocations of a missing row still join the team reduction
   let n = select(0u, p.row_vecs, row < p.rows);
-  let base = row * p.row_vecs;
+  let at = row * p.row_vecs;
 
-  var cache: array<VF, ITEMS>;
-  var m = LOWEST;
-  if (CACHED) {
-    for (var k = 0u; k < ITEMS; k++) {
-      let j = lane + k * TEAM;
-      if (j < n) {
-        cache[k] = VF(x[base + j]) * p.scale;
-        m = max(m, hmax(cache[k]));
-      }
-    }
-  } else {
-    for (var j = lane; j < n; j += TEAM) { m = max(m, hmax(VF(x[base + j]) * p.scale)); }
+  var ms = vec2f(LOWEST, 0.0);
+  for (var j = lane; j < n; j += TEAM) {
+    let v = VF(x[at + j]) * p.scale;
+    let m = max(ms.x, hmax(v));
+    ms = vec2f(m, ms.y * exp(ms.x - m) + hsum(exp(v - VF(m))));
   }
-  let row_max = team_max(m, li);
+  let total = team_softmax(ms, li);
 
-  var s = 0.0;
-  if (CACHED) {
-    for (var k = 0u; k < ITEMS; k++) {
-      if (lane + k * TEAM < n) {
-        cache[k] = exp(cache[k] - VF(row_max));
-        s += hsum(cache[k]);
-      }
-    }
-  } else {
-    for (var j = lane; j < n; j += TEAM) { s += hsum(exp(VF(x[base + j]) * p.scale - VF(row_max))); }
-  }
-  let row_sum = team_sum(s, li);
-
-  if (CACHED) {
-    for (var k = 0u; k < ITEMS; k++) {
-      let j = lane + k * TEAM;
-      if (j < n) { out[base + j] = VS(cache[k] / row_sum); }
-    }
-  } else {
-    for (var j = lane; j < n; j += TEAM) {
-      out[base + j] = VS(exp(VF(x[base + j]) * p.scale - VF(row_max)) / row_sum);
-    }
+  for (var j = lane; j < n; j += TEAM) {
+    out[at + j] = VS(exp(VF(x[at + j]) * p.scale - VF(total.x)) / total.y);
   }
 }

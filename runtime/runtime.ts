@@ -173,6 +173,9 @@ export class Runtime implements TensorOwner {
     let result: R;
     try {
       result = fn();
+    } catch (e) {
+      for (const t of scope) t.dispose();
+      throw e;
     } finally {
       this.scopes.pop();
     }

@@ -5,7 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Runtime } from './runtime.js';
 import type { Tensor } from './tensor.js';
-import { formatShape, type DType } from './dtype.js';
+import { formatShape, type FloatDType } from './dtype.js';
 import { bf16BitsToF32, fromF16Array } from './half.js';
 import { convertChunk, convertSourceBytes, type RawFloatDType } from '../kernels/convert.js';
 import {
@@ -93,7 +93,7 @@ export class SafetensorsFile {
    * chunks of at most 64 MiB and converting on the GPU (F32→f32 and F16→f16 are plain uploads).
    * The upload may still be in flight when this resolves; later GPU work is ordered after it.
    */
-  readToGpu(rt: Runtime, name: string, dtype: DType): Promise<Tensor> {
+  readToGpu(rt: Runtime, name: string, dtype: FloatDType): Promise<Tensor> {
     const load = this.gpuLoads.then(() => this.loadToGpu(rt, name, dtype));
     this.gpuLoads = load.catch(() => undefined);
     return load;
@@ -163,9 +163,10 @@ export class SafetensorsFile {
     }
   }
 
-  private async loadToGpu(rt: Runtime, name: string, dtype: DType): Promise<Tensor> {
+  private async loadToGpu(rt: Runtime, name: string, dtype: FloatDType): Promise<Tensor> {
     const e = this.entry(name);
     this.assertOpen(name);
+    if (dtype !== 'f32' && dtype !== 'f16') throw fail(this.path, `tensor "${name}": readToGpu loads f32 or f16, not ${String(dtype)}`);
     if (e.dtype !== 'F32' && e.dtype !== 'F16' && e.dtype !== 'BF16') throw this.wrongDType(e, 'readToGpu', 'F32, F16 or BF16');
     let out: Tensor;
     try {

@@ -96,7 +96,7 @@ export class UNet {
     if (sample.rank !== 4 || channels !== a.inChannels || sample.dtype === 'u32') {
       throw new Error(`UNet: sample ${sample}, expected [B, ${a.inChannels}, h, w] f32/f16`);
     }
-    const contextDim = a.down.find((d) => d.attentions.length > 0)?.attentions[0]?.contextDim ?? this.config.crossAttentionDim;
+    const contextDim = this.config.crossAttentionDim;
     const ehs = encoderHiddenStates;
     if (ehs.rank !== 3 || ehs.shape[0] !== batch || ehs.shape[2] !== contextDim || ehs.dtype === 'u32') {
       throw new Error(`UNet: encoder hidden states ${ehs}, expected [${batch}, L, ${contextDim}] for sample ${formatShape(sample.shape)}`);

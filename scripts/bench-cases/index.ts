@@ -1,5 +1,7 @@
 import type { BenchCase } from './case.js';
 import { binaryCases } from './binary.js';
+import { matmulCases } from './matmul.js';
+import { conv2dCases } from './conv2d.js';
 
 /** Every kernel benchmark; each kernel family adds its list here. */
-export const allCases: BenchCase[] = [...binaryCases];
+export const allCases: BenchCase[] = [...binaryCases, ...matmulCases, ...conv2dCases];

@@ -5,7 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetensorsFile, writeSafetensorsStreaming, type TensorChunk, type TensorToStream } from '../../runtime/safetensors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../runtime/half.js';
-import type { DType } from '../../runtime/dtype.js';
+import type { FloatDType } from '../../runtime/dtype.js';
 import { testRuntime } from '../support/runtime.js';
 import { scratchDir } from '../support/safetensors-data.js';
 
@@ -66,7 +66,7 @@ t.test('a 4 GB F16 checkpoint streams onto the GPU in bounded host memory', asyn
   t.teardown(() => clearInterval(sampler));
 
   const tensors: Record<string, TensorToStream> = {};
-  const plan: { name: string; index: number; dtype: DType }[] = [];
+  const plan: { name: string; index: number; dtype: FloatDType }[] = [];
   for (let i = 0; i < BIG_TENSORS; i++) {
     const name = `down.${i}.weight`;
     tensors[name] = sparseSource(i, BIG_SHAPE);

@@ -13,7 +13,7 @@ import {
 } from '../../runtime/safetensors.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits, toF16Array } from '../../runtime/half.js';
 import { fromRoot } from '../../runtime/paths.js';
-import type { DType } from '../../runtime/dtype.js';
+import type { FloatDType } from '../../runtime/dtype.js';
 import { testRuntime } from '../support/runtime.js';
 import { seededValues } from '../support/compare.js';
 import { scratchDir } from '../support/safetensors-data.js';
@@ -248,7 +248,7 @@ interface GpuCase {
 }
 
 /** The bit pattern readToGpu must produce for source bits b, or 'nan' where any NaN will do. */
-function expectedBits(src: GpuCase['src'], dst: DType, b: number): number | 'nan' {
+function expectedBits(src: GpuCase['src'], dst: FloatDType, b: number): number | 'nan' {
   const value = src === 'F32' ? new Float32Array(Uint32Array.of(b).buffer)[0]! : src === 'F16' ? f16BitsToF32(b) : bf16BitsToF32(b);
   const srcNaN = src === 'F32' ? isF32NaN(b) : src === 'F16' ? isF16NaN(b) : isF32NaN(b << 16);
   if (dst === 'f32') {
@@ -289,7 +289,7 @@ t.test('readToGpu converts exactly, in one chunk and in many', async (t) => {
     const st = await SafetensorsFile.open(path, chunkBytes === undefined ? {} : { chunkBytes });
     for (const c of cases) {
       if (chunkBytes !== undefined && c.bits.length > 2000) continue;
-      for (const dtype of ['f32', 'f16'] as DType[]) {
+      for (const dtype of ['f32', 'f16'] as FloatDType[]) {
         const label = `${c.name} ${c.src}→${dtype} chunk ${chunkBytes ?? 'default'}`;
         const out = await st.readToGpu(rt, c.name, dtype);
         t.same(out.shape, st.entry(c.name).shape, `${label}: shape`);

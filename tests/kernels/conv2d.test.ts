@@ -1,0 +1,133 @@
+import t from 'tap';
+import { testRuntime } from '../support/runtime.js';
+import { KERNEL_TOLERANCE, maxRelError, seededValues } from '../support/compare.js';
+import { roundToF16 } from '../../runtime/half.js';
+import { conv2d } from '../../kernels/conv2d.js';
+import { matrixFragment, variantName, type GemmVariant } from '../../kernels/gemm.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { DType } from '../../runtime/dtype.js';
+
+type Padding = readonly [number, number, number, number];
+
+interface ConvCase {
+  readonly batch: number;
+  readonly cin: number;
+  readonly h: number;
+  readonly w: number;
+  readonly cout: number;
+  readonly k: 1 | 3;
+  readonly stride: 1 | 2;
+  readonly padding: number | Padding;
+  readonly bias: boolean;
+  readonly residual: boolean;
+}
+
+function refConv(x: Float32Array, wt: Float32Array, c: ConvCase, bias?: Float32Array, residual?: Float32Array): { out: Float32Array; shape: number[] } {
+  const [pt, pb, pl, pr] = typeof c.padding === 'number' ? [c.padding, c.padding, c.padding, c.padding] : c.padding;
+  const ho = Math.floor((c.h + pt + pb - c.k) / c.stride) + 1;
+  const wo = Math.floor((c.w + pl + pr - c.k) / c.stride) + 1;
+  const out = new Float32Array(c.batch * c.cout * ho * wo);
+  for (let b = 0; b < c.batch; b++) {
+    for (let co = 0; co < c.cout; co++) {
+      for (let oy = 0; oy < ho; oy++) {
+        for (let ox = 0; ox < wo; ox++) {
+          let s = bias ? bias[co]! : 0;
+          for (let ci = 0; ci < c.cin; ci++) {
+            for (let ky = 0; ky < c.k; ky++) {
+              for (let kx = 0; kx < c.k; kx++) {
+                const iy = oy * c.stride + ky - pt;
+                const ix = ox * c.stride + kx - pl;
+                if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                s += x[((b * c.cin + ci) * c.h + iy) * c.w + ix]! * wt[((co * c.cin + ci) * c.k + ky) * c.k + kx]!;
+              }
+            }
+          }
+          const at = ((b * c.cout + co) * ho + oy) * wo + ox;
+          out[at] = s + (residual ? residual[at]! : 0);
+        }
+      }
+    }
+  }
+  return { out, shape: [c.batch, c.cout, ho, wo] };
+}
+
+function inputs(n: number, seed: number, dtype: DType): Float32Array {
+  const v = seededValues(n, seed);
+  return dtype === 'f16' ? roundToF16(v) : v;
+}
+
+function slowCompiler(rt: Runtime): boolean {
+  const a = rt.gpu.adapterInfo;
+  return /llvmpipe|lavapipe|swiftshader/i.test(`${a.description} ${a.device} ${a.architecture}`);
+}
+
+/** Per-shape defaults always; on a GPU also the other tile shapes and the subgroup-matrix kernels. */
+function variants(rt: Runtime, dtype: DType): (GemmVariant | undefined)[] {
+  if (slowCompiler(rt)) return [undefined];
+  const list: (GemmVariant | undefined)[] = [undefined, { kind: 'tiled', tm: 8, tn: 8, bk: 16 }, { kind: 'tiled', tm: 4, tn: 4, bk: 16 }];
+  const frag = matrixFragment(rt, dtype);
+  if (frag) {
+    list.push(
+      { kind: 'tc', sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 32, frag },
+      { kind: 'tc', sgM: 2, sgN: 2, fm: 2, fn: 2, bk: 32, frag },
+      { kind: 'tc', sgM: 1, sgN: 1, fm: 1, fn: 1, bk: frag.K, frag },
+    );
+  }
+  return list;
+}
+
+const CASES: ConvCase[] = [
+  // odd sizes, 3x3 pad 1, bias + residual
+  { batch: 2, cin: 3, h: 7, w: 5, cout: 5, k: 3, stride: 1, padding: 1, bias: true, residual: true },
+  // stride 2 with the VAE downsampler's asymmetric (0, 1, 0, 1) padding
+  { batch: 1, cin: 4, h: 9, w: 8, cout: 6, k: 3, stride: 2, padding: [0, 1, 0, 1], bias: true, residual: false },
+  // stride 2 symmetric, no padding
+  { batch: 2, cin: 3, h: 7, w: 5, cout: 5, k: 3, stride: 2, padding: 0, bias: false, residual: false },
+  // 1x1 projection (skip connections), several K tiles
+  { batch: 2, cin: 37, h: 5, w: 3, cout: 19, k: 1, stride: 1, padding: 0, bias: true, residual: true },
+  // enough channels for several K tiles and M tiles through the 3x3 gather
+  { batch: 1, cin: 20, h: 6, w: 6, cout: 70, k: 3, stride: 1, padding: 1, bias: true, residual: false },
+];
+
+t.test('conv2d matches a TS reference', async (t) => {
+  const rt = await testRuntime();
+  const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
+  for (const dtype of dtypes) {
+    for (const v of variants(rt, dtype)) {
+      for (const c of CASES) {
+        const x = inputs(c.batch * c.cin * c.h * c.w, 1, dtype);
+        const wt = inputs(c.cout * c.cin * c.k * c.k, 2, dtype);
+        const bias = c.bias ? inputs(c.cout, 3, dtype) : undefined;
+        const probe = refConv(x, wt, c);
+        const residual = c.residual ? inputs(probe.out.length, 4, dtype) : undefined;
+        const want = refConv(x, wt, c, bias, residual);
+        const got = await rt.read(
+          rt.tidy(() => {
+            const out = conv2d(rt, rt.upload(x, [c.batch, c.cin, c.h, c.w], dtype), rt.upload(wt, [c.cout, c.cin, c.k, c.k], dtype), {
+              stride: c.stride,
+              padding: c.padding,
+              bias: bias && rt.upload(bias, [c.cout], dtype),
+              residual: residual && rt.upload(residual, want.shape, dtype),
+              variant: v,
+            });
+            t.same(out.shape, want.shape, 'output shape');
+            return out;
+          }),
+        );
+        const err = maxRelError(got, want.out);
+        const name = `${c.batch}x${c.cin}x${c.h}x${c.w} → ${c.cout} k${c.k} s${c.stride} p${JSON.stringify(c.padding)}${c.bias ? ' +bias' : ''}${c.residual ? ' +residual' : ''}`;
+        t.ok(err <= KERNEL_TOLERANCE[dtype], `conv2d ${dtype} ${name} [${v ? variantName(v) : 'default'}] err ${err.toExponential(2)}`);
+      }
+    }
+  }
+});
+
+t.test('conv2d refuses bad shapes with the shapes named', async (t) => {
+  const rt = await testRuntime();
+  rt.tidy(() => {
+    t.throws(() => conv2d(rt, rt.zeros([1, 3, 4, 4]), rt.zeros([2, 4, 3, 3])), /conv2d: weight \[2, 4, 3, 3\] must be \[Cout, 3, k, k\]/);
+    t.throws(() => conv2d(rt, rt.zeros([1, 3, 4, 4]), rt.zeros([2, 3, 5, 5])), /k 1 or 3/);
+    t.throws(() => conv2d(rt, rt.zeros([3, 4, 4]), rt.zeros([2, 3, 3, 3])), /must be \[B, Cin, H, W\]/);
+    t.throws(() => conv2d(rt, rt.zeros([1, 3, 4, 4]), rt.zeros([2, 3, 3, 3]), { padding: 1, bias: rt.zeros([3]) }), /bias \[3\] must be \[2\]/);
+  });
+});
