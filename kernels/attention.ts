@@ -183,7 +183,8 @@ function matrixLayout(p: AttentionProblem, v: MatrixVariant, real: boolean): Mat
     REAL_SUBGROUPS: real,
     SLACK: { f32: v.slack ?? DEFAULT_SLACK },
   };
-  const bytes = stage * 2 + v.subgroups * rows * scrRow * 4 + bq * ps * 2 + 4;
+  const emulation = real ? 0 : bq * ks * 2;
+  const bytes = stage * 2 + v.subgroups * rows * scrRow * 4 + bq * ps * 2 + 4 + emulation;
   return { rows, lanesPerRow, dp, consts, bytes };
 }
 
@@ -276,10 +277,7 @@ export function attentionWith(
   const label = `attention ${attentionVariantName(chosen)} d${p.headDim} ${p.dtype}${p.causal ? ' causal' : ''}`;
   rt.dispatch({
     pipeline: rt.pipeline(label, kernelCode(p, chosen)),
-    uniforms:
-      chosen.kind === 'portable'
-        ? new Uniforms().u32(p.nq, p.nk, p.heads).f32(p.scale * LOG2E)
-        : new Uniforms().u32(p.nq, p.nk, p.heads).f32(p.scale * LOG2E).u32(0),
+    uniforms: new Uniforms().u32(p.nq, p.nk, p.heads).f32(p.scale * LOG2E),
     bindings: [q, k, v, out],
     workgroups: [Math.ceil(p.nq / rowsPerWorkgroup(chosen)), p.heads, p.batch],
   });

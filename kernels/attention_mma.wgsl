@@ -24,9 +24,6 @@ struct Params {
   nk: u32,
   heads: u32,
   scale_log2: f32,
-  // Always 0: the emulated fragments add it to their loop bounds so a CPU compiler keeps the
-  // loops instead of unrolling thousands of multiply-adds.
-  zero: u32,
 }
 
 const LANES: u32 = 32u;
@@ -118,6 +115,7 @@ fn main(
   // Emulated fragments group lanes by invocation index; hardware ones by the real subgroup.
   let sg = select(li / LANES, sg_id, REAL_SUBGROUPS);
   let lane = select(li % LANES, sg_lane, REAL_SUBGROUPS);
+  frag_begin(sg, lane);
   let b = wg.z;
   let h = wg.y;
   let q0 = wg.x * BQ;

@@ -1,69 +1,77 @@
-// The fragment operations of attention_mma_ops.wgsl on plain arrays: every invocation holds a
-// whole fragment and does the whole multiply. Slow, but it runs attention_mma.wgsl's tiling,
-// staging, masking and softmax on devices without subgroup matrices, so tests catch their bugs
-// before the tensor-core variant reaches a GPU.
-// Expects from the prelude: FM, FN, FK, KS, PS; from attention_mma.wgsl: p, stage, ptile, scratch.
+// The fragment operations of attention_mma_ops.wgsl without subgroup matrices, for testing
+// attention_mma.wgsl's tiling, staging, masking and softmax on devices that lack them (and whose
+// CPU compilers choke on large fragment arrays). Results are shared out like the hardware's: lane
+// L of a subgroup holds elements L, L + 32, ... (row-major). Left and right operands are only
+// handles to where they were loaded from; a multiply reads them there, which is sound because
+// attention_mma.wgsl multiplies P, Kᵀ and V fragments before their memory changes. Q fragments
+// outlive the stage they come from, so loading one copies it aside (every lane writes the same
+// values, so no barrier is needed).
+// Expects from the prelude: FM, FN, FK, KS, PS, BQ; from attention_mma.wgsl: p, stage, ptile,
+// scratch.
 
-struct Left { e: array<f16, FM * FK> }
-struct Right { e: array<f16, FK * FN> }
-struct Acc { e: array<f32, FM * FN> }
+const ACC_SHARE: u32 = FM * FN / 32u;
+
+struct Left { in_p: bool, at: u32 }
+struct Right { col_major: bool, at: u32 }
+struct Acc { e: array<f32, ACC_SHARE> }
+
+var<workgroup> emu_q: array<f16, BQ * KS>;
+var<private> emu_lane: u32;
+// 0 at run time, unknown to the compiler: loop bounds + emu_zero stay loops instead of being
+// unrolled into code a CPU compiler takes minutes over (head counts are far below 2^31).
+var<private> emu_zero: u32;
+
+fn frag_begin(sg: u32, lane: u32) {
+  emu_lane = lane;
+  emu_zero = p.heads >> 31u;
+}
 
 fn frag_zero() -> Acc { return Acc(); }
 
+fn left_at(a: Left, i: u32, x: u32) -> f32 {
+  if (a.in_p) { return f32(ptile[a.at + i * PS + x]); }
+  return f32(emu_q[a.at + i * KS + x]);
+}
+
+fn right_at(b: Right, x: u32, j: u32) -> f32 {
+  if (b.col_major) { return f32(stage[b.at + j * KS + x]); }
+  return f32(stage[b.at + x * KS + j]);
+}
+
 fn frag_mma(a: Left, b: Right, c: Acc) -> Acc {
   var r = c;
-  for (var i = 0u; i < FM + p.zero; i++) {
-    for (var j = 0u; j < FN + p.zero; j++) {
-      var s = r.e[i * FN + j];
-      for (var x = 0u; x < FK + p.zero; x++) { s += f32(a.e[i * FK + x]) * f32(b.e[x * FN + j]); }
-      r.e[i * FN + j] = s;
-    }
+  for (var t = 0u; t < ACC_SHARE + emu_zero; t++) {
+    let e = emu_lane + 32u * t;
+    var s = r.e[t];
+    for (var x = 0u; x < FK + emu_zero; x++) { s += left_at(a, e / FN, x) * right_at(b, x, e % FN); }
+    r.e[t] = s;
   }
   return r;
 }
 
 fn load_q(at: u32) -> Left {
-  var f: Left;
-  for (var i = 0u; i < FM + p.zero; i++) {
-    for (var x = 0u; x < FK + p.zero; x++) { f.e[i * FK + x] = stage[at + i * KS + x]; }
+  for (var i = 0u; i < FM + emu_zero; i++) {
+    for (var x = 0u; x < FK + emu_zero; x++) { emu_q[at + i * KS + x] = stage[at + i * KS + x]; }
   }
-  return f;
+  return Left(false, at);
 }
 
-fn load_kt(at: u32) -> Right {
-  var f: Right;
-  for (var x = 0u; x < FK + p.zero; x++) {
-    for (var j = 0u; j < FN + p.zero; j++) { f.e[x * FN + j] = stage[at + j * KS + x]; }
-  }
-  return f;
-}
-
-fn load_v(at: u32) -> Right {
-  var f: Right;
-  for (var x = 0u; x < FK + p.zero; x++) {
-    for (var j = 0u; j < FN + p.zero; j++) { f.e[x * FN + j] = stage[at + x * KS + j]; }
-  }
-  return f;
-}
-
-fn load_p(at: u32) -> Left {
-  var f: Left;
-  for (var i = 0u; i < FM + p.zero; i++) {
-    for (var x = 0u; x < FK + p.zero; x++) { f.e[i * FK + x] = ptile[at + i * PS + x]; }
-  }
-  return f;
-}
+fn load_kt(at: u32) -> Right { return Right(true, at); }
+fn load_v(at: u32) -> Right { return Right(false, at); }
+fn load_p(at: u32) -> Left { return Left(true, at); }
 
 fn store_acc(at: u32, x: Acc, stride: u32) {
-  for (var i = 0u; i < FM + p.zero; i++) {
-    for (var j = 0u; j < FN + p.zero; j++) { scratch[at + i * stride + j] = x.e[i * FN + j]; }
+  for (var t = 0u; t < ACC_SHARE + emu_zero; t++) {
+    let e = emu_lane + 32u * t;
+    scratch[at + (e / FN) * stride + e % FN] = x.e[t];
   }
 }
 
 fn load_acc(at: u32, stride: u32) -> Acc {
   var f: Acc;
-  for (var i = 0u; i < FM + p.zero; i++) {
-    for (var j = 0u; j < FN + p.zero; j++) { f.e[i * FN + j] = scratch[at + i * stride + j]; }
+  for (var t = 0u; t < ACC_SHARE + emu_zero; t++) {
+    let e = emu_lane + 32u * t;
+    f.e[t] = scratch[at + (e / FN) * stride + e % FN];
   }
   return f;
 }

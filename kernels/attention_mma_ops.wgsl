@@ -5,6 +5,7 @@ alias Left = subgroup_matrix_left<f16, FK, FM>;
 alias Right = subgroup_matrix_right<f16, FN, FK>;
 alias Acc = subgroup_matrix_result<f32, FN, FM>;
 
+fn frag_begin(sg: u32, lane: u32) {}
 fn frag_zero() -> Acc { return Acc(); }
 fn frag_mma(a: Left, b: Right, c: Acc) -> Acc { return subgroupMatrixMultiplyAccumulate(a, b, c); }
 // Q rows [FM × FK] from the stage.

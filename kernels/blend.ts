@@ -79,17 +79,18 @@ export function blendTile(rt: Runtime, b: TileBlend): void {
     if (rows !== th || cols > tw) fail(`right strip ${formatShape(b.right.shape)} must be [..., ${th}, ≤${tw}]`);
     rightCols = cols;
   }
-  const bound = [tile, b.above?.strip, b.leftEdge?.strip].filter((t): t is Tensor => t !== undefined);
-  const written = [image, b.bottom, b.right].filter((t): t is Tensor => t !== undefined);
-  for (const w of written) {
-    if ([...bound, ...written].some((t) => t !== w && t.buffer === w.buffer)) fail('an output shares a buffer with another binding');
-  }
+  const all = [tile, b.above?.strip, b.leftEdge?.strip, image, b.bottom, b.right];
+  const writable = new Set([3, 4, 5]);
+  all.forEach((w, i) => {
+    if (!w || !writable.has(i)) return;
+    if (all.some((t, j) => t && j !== i && t.buffer === w.buffer)) fail('an output shares a buffer with another binding');
+  });
   if (tile.size === 0) return;
 
   // Absent edges still need a binding (layout 'auto' keeps every declared one); each its own buffer.
   const spare: Tensor[] = [];
   const orSpare = (t: Tensor | undefined): Tensor => {
-    if (t) return t;
+    if (t && t.size > 0) return t; // a zero-sized binding is invalid; an empty edge reads and writes nothing
     const s = rt.empty([1], tile.dtype);
     spare.push(s);
     return s;

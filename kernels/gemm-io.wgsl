@@ -76,7 +76,7 @@ fn a_load4(m: u32, k: u32) -> vec4<f32> {
     if (k + 3u < p.k) {
       v = vec4<f32>(f32(a[row]), f32(a[row + 1u]), f32(a[row + 2u]), f32(a[row + 3u]));
     } else {
-      for (var j = 0u; j < 4u; j++) {
+      for (var j = 0u; j < 4u; j++) { // unroll
         if (k + j < p.k) { v[j] = f32(a[row + j]); }
       }
     }
@@ -104,7 +104,7 @@ fn b_cols(n: u32) -> BCols {
   c.iy = vec4<i32>(OUTSIDE);
   c.ix = vec4<i32>(0);
   if (MODE == MODE_CONV) {
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < 4u; j++) { // unroll
       let nj = n + j;
       if (nj < p.n) {
         let image = nj / p.pixels;
@@ -129,7 +129,7 @@ fn b_load4(c: BCols, k: u32) -> vec4<f32> {
       if (c.n + 3u < p.n) {
         v = vec4<f32>(f32(b[row]), f32(b[row + 1u]), f32(b[row + 2u]), f32(b[row + 3u]));
       } else {
-        for (var j = 0u; j < 4u; j++) {
+        for (var j = 0u; j < 4u; j++) { // unroll
           if (c.n + j < p.n) { v[j] = f32(b[row + j]); }
         }
       }
@@ -140,7 +140,7 @@ fn b_load4(c: BCols, k: u32) -> vec4<f32> {
       if (k + 3u < p.k) {
         v = vec4<f32>(f32(b[row]), f32(b[row + 1u]), f32(b[row + 2u]), f32(b[row + 3u]));
       } else {
-        for (var j = 0u; j < 4u; j++) {
+        for (var j = 0u; j < 4u; j++) { // unroll
           if (k + j < p.k) { v[j] = f32(b[row + j]); }
         }
       }
@@ -152,7 +152,7 @@ fn b_load4(c: BCols, k: u32) -> vec4<f32> {
       let ky = r / KW;
       let kx = r % KW;
       let offset = i32(ci * p.h * p.w + ky * p.w + kx);
-      for (var j = 0u; j < 4u; j++) {
+      for (var j = 0u; j < 4u; j++) { // unroll
         // Negative coordinates wrap to huge unsigned values, so one compare per axis tests both ends.
         if (u32(c.iy[j] + i32(ky)) < p.h && u32(c.ix[j] + i32(kx)) < p.w) {
           v[j] = f32(b[u32(c.base[j] + offset)]);
@@ -202,7 +202,7 @@ fn activate(x: f32) -> f32 {
 /** Writes C[m, n..n+3] through the epilogue: alpha, bias, activation, then residual. */
 fn store4(m: u32, n: u32, v: vec4<f32>) {
   if (m >= p.m) { return; }
-  for (var j = 0u; j < 4u; j++) {
+  for (var j = 0u; j < 4u; j++) { // unroll
     let nj = n + j;
     if (nj < p.n) {
       var x = v[j] * p.alpha;

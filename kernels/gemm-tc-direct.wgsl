@@ -29,28 +29,29 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   var acc: array<array<ResultFrag, FN>, FM>;
   for (var k = 0u; k < p.k; k += SK) {
     var left: array<LeftFrag, FM>;
-    for (var i = 0u; i < FM; i++) {
+    for (var i = 0u; i < FM; i++) { // unroll
       left[i] = subgroupMatrixLoad<LeftFrag>(&a, a_base + (row0 + i * SM) * p.k + k, false, p.k);
     }
-    for (var j = 0u; j < FN; j++) {
+    for (var j = 0u; j < FN; j++) { // unroll
       var right: RightFrag;
       if (B_ALONG_K) {
         right = subgroupMatrixLoad<RightFrag>(&b, b_base + (col0 + j * SN) * p.k + k, true, p.k);
       } else {
         right = subgroupMatrixLoad<RightFrag>(&b, b_base + k * p.n + col0 + j * SN, false, p.n);
       }
-      for (var i = 0u; i < FM; i++) {
+      for (var i = 0u; i < FM; i++) { // unroll
         acc[i][j] = subgroupMatrixMultiplyAccumulate(left[i], right, acc[i][j]);
       }
     }
   }
 
   let mine = sg * FRAG;
-  for (var i = 0u; i < FM; i++) {
-    for (var j = 0u; j < FN; j++) {
+  for (var i = 0u; i < FM; i++) { // unroll
+    for (var j = 0u; j < FN; j++) { // unroll
       subgroupMatrixStore(&scratch, mine, acc[i][j], false, SN);
       workgroupBarrier();
-      for (var e = lane; e < FRAG / 4u; e += LANES) {
+      for (var q = 0u; q < FRAG / 4u / LANES; q++) { // unroll
+        let e = lane + q * LANES;
         let r = e / (SN / 4u);
         let c = 4u * (e % (SN / 4u));
         let at = mine + r * SN + c;

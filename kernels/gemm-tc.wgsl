@@ -34,11 +34,11 @@ var<private> next_a: array<vec4<f16>, A_LOADS>;
 var<private> next_b: array<vec4<f16>, B_LOADS>;
 
 fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) {
-  for (var i = 0u; i < A_LOADS; i++) {
+  for (var i = 0u; i < A_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
     next_a[i] = vec4<f16>(a_load4(m0 + g / (BK / 4u), k0 + 4u * (g % (BK / 4u))));
   }
-  for (var i = 0u; i < B_LOADS; i++) {
+  for (var i = 0u; i < B_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
     if (B_ALONG_K) {
       next_b[i] = vec4<f16>(b_load4(b_cols(n0 + g / (BK / 4u)), k0 + 4u * (g % (BK / 4u))));
@@ -50,12 +50,14 @@ fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) {
 }
 
 fn stash(tid: u32, buffer: u32) {
-  for (var i = 0u; i < A_LOADS; i++) {
+  for (var i = 0u; i < A_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
     let at = buffer * A_TILE + (g / (BK / 4u)) * SA + 4u * (g % (BK / 4u));
-    for (var j = 0u; j < 4u; j++) { tile_a[at + j] = next_a[i][j]; }
+    for (var j = 0u; j < 4u; j++) { // unroll
+      tile_a[at + j] = next_a[i][j];
+    }
   }
-  for (var i = 0u; i < B_LOADS; i++) {
+  for (var i = 0u; i < B_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
     var at: u32;
     if (B_ALONG_K) {
@@ -63,7 +65,9 @@ fn stash(tid: u32, buffer: u32) {
     } else {
       at = buffer * B_TILE + (g / (BN / 4u)) * SB + 4u * (g % (BN / 4u));
     }
-    for (var j = 0u; j < 4u; j++) { tile_b[at + j] = next_b[i][j]; }
+    for (var j = 0u; j < 4u; j++) { // unroll
+      tile_b[at + j] = next_b[i][j];
+    }
   }
 }
 
@@ -91,12 +95,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
     if (more) { fetch(tid, m0, n0, (t + 1u) * BK, cols); }
     let a_at = (t % 2u) * A_TILE + sg_m * FM * SM * SA;
     let b_at = (t % 2u) * B_TILE;
-    for (var kk = 0u; kk < BK; kk += SK) {
+    for (var kk = 0u; kk < BK; kk += SK) { // unroll
       var left: array<LeftFrag, FM>;
-      for (var i = 0u; i < FM; i++) {
+      for (var i = 0u; i < FM; i++) { // unroll
         left[i] = subgroupMatrixLoad<LeftFrag>(&tile_a, a_at + i * SM * SA + kk, false, SA);
       }
-      for (var j = 0u; j < FN; j++) {
+      for (var j = 0u; j < FN; j++) { // unroll
         let col = (sg_n * FN + j) * SN;
         var right: RightFrag;
         if (B_ALONG_K) {
@@ -104,7 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
         } else {
           right = subgroupMatrixLoad<RightFrag>(&tile_b, b_at + kk * SB + col, false, SB);
         }
-        for (var i = 0u; i < FM; i++) {
+        for (var i = 0u; i < FM; i++) { // unroll
           acc[i][j] = subgroupMatrixMultiplyAccumulate(left[i], right, acc[i][j]);
         }
       }
@@ -115,13 +119,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   }
 
   let mine = sg * FRAG;
-  for (var i = 0u; i < FM; i++) {
-    for (var j = 0u; j < FN; j++) {
+  for (var i = 0u; i < FM; i++) { // unroll
+    for (var j = 0u; j < FN; j++) { // unroll
       subgroupMatrixStore(&scratch, mine, acc[i][j], false, SN);
       workgroupBarrier();
       let row0 = m0 + (sg_m * FM + i) * SM;
       let col0 = n0 + (sg_n * FN + j) * SN;
-      for (var e = lane; e < FRAG / 4u; e += LANES) {
+      for (var q = 0u; q < FRAG / 4u / LANES; q++) { // unroll
+        let e = lane + q * LANES;
         let r = e / (SN / 4u);
         let c = 4u * (e % (SN / 4u));
         let at = mine + r * SN + c;

@@ -22,11 +22,11 @@ var<private> next_a: array<vec4<f32>, A_LOADS>;
 var<private> next_b: array<vec4<f32>, B_LOADS>;
 
 fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) {
-  for (var i = 0u; i < A_LOADS; i++) {
+  for (var i = 0u; i < A_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
     next_a[i] = a_load4(m0 + g / (BK / 4u), k0 + 4u * (g % (BK / 4u)));
   }
-  for (var i = 0u; i < B_LOADS; i++) {
+  for (var i = 0u; i < B_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
     if (B_ALONG_K) {
       next_b[i] = b_load4(b_cols(n0 + g / (BK / 4u)), k0 + 4u * (g % (BK / 4u)));
@@ -39,21 +39,21 @@ fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) {
 
 fn stash(tid: u32, buffer: u32) {
   let a_at = buffer * A_TILE;
-  for (var i = 0u; i < A_LOADS; i++) {
+  for (var i = 0u; i < A_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
     let row = g / (BK / 4u);
     let k = 4u * (g % (BK / 4u));
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < 4u; j++) { // unroll
       tile_a[a_at + (k + j) * AS + row / 4u][row % 4u] = next_a[i][j];
     }
   }
   let b_at = buffer * B_TILE;
-  for (var i = 0u; i < B_LOADS; i++) {
+  for (var i = 0u; i < B_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
     if (B_ALONG_K) {
       let col = g / (BK / 4u);
       let k = 4u * (g % (BK / 4u));
-      for (var j = 0u; j < 4u; j++) {
+      for (var j = 0u; j < 4u; j++) { // unroll
         tile_b[b_at + (k + j) * BS + col / 4u][col % 4u] = next_b[i][j];
       }
     } else {
@@ -72,7 +72,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   if (!B_ALONG_K) { cols = b_cols(n0 + 4u * (tid % (BN / 4u))); }
 
   var acc: array<vec4<f32>, ACC>;
-  for (var i = 0u; i < ACC; i++) { acc[i] = vec4<f32>(0.0); }
+  for (var i = 0u; i < ACC; i++) { // unroll
+    acc[i] = vec4<f32>(0.0);
+  }
 
   let tiles = (p.k + BK - 1u) / BK;
   fetch(tid, m0, n0, 0u, cols);
@@ -83,14 +85,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     if (more) { fetch(tid, m0, n0, (t + 1u) * BK, cols); }
     let a_at = (t % 2u) * A_TILE;
     let b_at = (t % 2u) * B_TILE;
-    for (var k = 0u; k < rolled(BK); k++) {
+    for (var k = 0u; k < rolled(BK); k++) { // unroll
       var av: array<vec4<f32>, TM / 4u>;
       var bv: array<vec4<f32>, TN / 4u>;
-      for (var i = 0u; i < TM / 4u; i++) { av[i] = tile_a[a_at + k * AS + lid.y + 16u * i]; }
-      for (var j = 0u; j < TN / 4u; j++) { bv[j] = tile_b[b_at + k * BS + lid.x + 16u * j]; }
-      for (var i = 0u; i < rolled(TM / 4u); i++) {
-        for (var r = 0u; r < rolled(4u); r++) {
-          for (var j = 0u; j < TN / 4u; j++) {
+      for (var i = 0u; i < TM / 4u; i++) { // unroll
+        av[i] = tile_a[a_at + k * AS + lid.y + 16u * i];
+      }
+      for (var j = 0u; j < TN / 4u; j++) { // unroll
+        bv[j] = tile_b[b_at + k * BS + lid.x + 16u * j];
+      }
+      for (var i = 0u; i < rolled(TM / 4u); i++) { // unroll
+        for (var r = 0u; r < rolled(4u); r++) { // unroll
+          for (var j = 0u; j < TN / 4u; j++) { // unroll
             let at = (i * 4u + r) * (TN / 4u) + j;
             acc[at] = fma(vec4<f32>(av[i][r]), bv[j], acc[at]);
           }
@@ -102,9 +108,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < rolled(TM / 4u); i++) {
-    for (var r = 0u; r < rolled(4u); r++) {
-      for (var j = 0u; j < rolled(TN / 4u); j++) {
+  for (var i = 0u; i < rolled(TM / 4u); i++) { // unroll
+    for (var r = 0u; r < rolled(4u); r++) { // unroll
+      for (var j = 0u; j < rolled(TN / 4u); j++) { // unroll
         store4(m0 + (lid.y + 16u * i) * 4u + r, n0 + (lid.x + 16u * j) * 4u, acc[(i * 4u + r) * (TN / 4u) + j]);
       }
     }

@@ -7,6 +7,7 @@ import type { SubgroupMatrixConfig } from '../runtime/gpu.js';
 import { Uniforms } from '../runtime/uniforms.js';
 import { kernelSource, specialize } from '../runtime/wgsl.js';
 import { ACTIVATION_CODE, type Activation } from './activation.js';
+import { unrollLoops } from './unroll.js';
 
 /** How B is stored: [K, N], [N, K] (nn.Linear weights), or gathered from an NCHW image (conv). */
 export type GemmMode = 'kn' | 'nk' | 'conv';
@@ -108,6 +109,7 @@ export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): str
   const threads = v.sgM * v.sgN * 32;
   if (threads > rt.device.limits.maxComputeInvocationsPerWorkgroup) return `${threads} threads per workgroup`;
   const scratch = v.sgM * v.sgN * v.frag.M * v.frag.N * 4;
+  if ((v.frag.M * v.frag.N) % 128) return 'the epilogue reads whole fragments as 32 lanes x vec4';
   if (v.kind === 'tc-direct') {
     if (p.mode === 'conv') return 'conv gathers B; direct fragment loads need a plain matrix';
     if (p.m % bm || p.n % bn || p.k % v.frag.K) return 'direct fragment loads need M, N multiples of the tile and K of the fragment';
@@ -159,15 +161,18 @@ const MATRIX_ENABLES = ['chromium_experimental_subgroup_matrix'];
 
 function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
   const conv = p.conv;
+  const unroll = !cpuCompiler(rt);
+  // GPU compilers get every marked loop unrolled (see unroll.ts); CPU ones keep them rolled.
+  const unrolled = (code: string) => (unroll ? unrollLoops(code, {}) : code);
   const consts: Record<string, number | boolean> = {
     MODE: MODE_CODE[p.mode],
     KH: conv?.kernel ?? 1,
     KW: conv?.kernel ?? 1,
-    UNROLL: !cpuCompiler(rt),
+    UNROLL: unroll,
   };
   if (v.kind === 'tiled') {
     Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk });
-    return specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tiled.wgsl'), { dtype: p.a.dtype, consts });
+    return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tiled.wgsl'), { dtype: p.a.dtype, consts }));
   }
   Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk });
   const core = v.kind === 'tc' ? 'gemm-tc.wgsl' : 'gemm-tc-direct.wgsl';
@@ -176,7 +181,7 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
   // prove uniform; they are uniform per subgroup because subgroups are whole 32-lane groups.
   return (
     'diagnostic(off, chromium.subgroup_matrix_uniformity);\n' +
-    specialize(kernelSource('gemm-io.wgsl') + kernelSource(core), { dtype: p.a.dtype, enables, consts })
+    unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource(core), { dtype: p.a.dtype, enables, consts }))
   );
 }
 

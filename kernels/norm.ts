@@ -6,7 +6,7 @@ import { formatShape } from '../runtime/dtype.js';
 import { grid1d } from './grid.js';
 import { laneAliases, laneHelpers, laneWidth } from './lanes.js';
 import { resultTensor } from './result.js';
-import { ROW_WORKGROUP, rowTeam, teamReduction } from './team.js';
+import { ROW_WORKGROUP, teamReduction } from './team.js';
 
 export interface GroupNormOptions {
   groups: number;
@@ -101,16 +101,16 @@ export function layerNorm(rt: Runtime, x: Tensor, gamma: Tensor, beta: Tensor, o
   const width = laneWidth(cols);
   const rowVecs = cols / width;
   const reduction = teamReduction(rt);
-  const team = rowTeam(rowVecs, reduction.maxTeam);
+  const team = reduction.rowTeam;
   const code = specialize(laneHelpers(width) + reduction.source + kernelSource('norm_layer.wgsl'), {
     dtype: x.dtype,
     enables: [...reduction.enables, ...(gamma.dtype === 'f16' ? ['f16'] : [])],
     aliases: { ...laneAliases(x.dtype, width), ...laneAliases(gamma.dtype, width, 'VP') },
-    consts: { ...reduction.consts, W: width, WG: ROW_WORKGROUP, TEAM: team.team },
+    consts: { ...reduction.consts, W: width, WG: ROW_WORKGROUP, TEAM: team },
   });
-  const { workgroups, rowWidth } = grid1d(rows, team.rowsPerGroup);
+  const { workgroups, rowWidth } = grid1d(rows, ROW_WORKGROUP / team);
   rt.dispatch({
-    pipeline: rt.pipeline(`layer_norm_${x.dtype}_${gamma.dtype}_w${width}_t${team.team}_${reduction.variant}`, code),
+    pipeline: rt.pipeline(`layer_norm_${x.dtype}_${gamma.dtype}_w${width}_t${team}_${reduction.variant}`, code),
     uniforms: new Uniforms().u32(rows, rowVecs, rowWidth).f32(options.eps),
     bindings: [x, gamma, beta, result],
     workgroups,

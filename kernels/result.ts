@@ -22,7 +22,3 @@ export function resultTensor(
   return out;
 }
 
-/** Throws unless the tensor holds f32 or f16 data of the expected dtype. */
-export function expectDType(kernel: string, what: string, t: Tensor, dtype: DType): void {
-  if (t.dtype !== dtype) throw new Error(`${kernel}: ${what} is ${t.dtype}, expected ${dtype}`);
-}

@@ -6,7 +6,7 @@ import { formatShape } from '../runtime/dtype.js';
 import { grid1d } from './grid.js';
 import { laneAliases, laneHelpers, laneWidth } from './lanes.js';
 import { resultTensor } from './result.js';
-import { ROW_WORKGROUP, rowTeam, teamReduction } from './team.js';
+import { ROW_WORKGROUP, teamReduction } from './team.js';
 
 /** softmax over the last dim of x: [..., N], of x·scale (scale default 1), f32 math, max-subtracted. */
 export function softmax(rt: Runtime, x: Tensor, options: { scale?: number; out?: Tensor } = {}): Tensor {
@@ -21,16 +21,16 @@ export function softmax(rt: Runtime, x: Tensor, options: { scale?: number; out?:
   const width = laneWidth(cols);
   const rowVecs = cols / width;
   const reduction = teamReduction(rt);
-  const team = rowTeam(rowVecs, reduction.maxTeam);
+  const team = reduction.rowTeam;
   const code = specialize(laneHelpers(width) + reduction.source + kernelSource('softmax.wgsl'), {
     dtype: x.dtype,
     enables: reduction.enables,
     aliases: laneAliases(x.dtype, width),
-    consts: { ...reduction.consts, W: width, WG: ROW_WORKGROUP, TEAM: team.team },
+    consts: { ...reduction.consts, W: width, WG: ROW_WORKGROUP, TEAM: team },
   });
-  const { workgroups, rowWidth } = grid1d(rows, team.rowsPerGroup);
+  const { workgroups, rowWidth } = grid1d(rows, ROW_WORKGROUP / team);
   rt.dispatch({
-    pipeline: rt.pipeline(`softmax_${x.dtype}_w${width}_t${team.team}_${reduction.variant}`, code),
+    pipeline: rt.pipeline(`softmax_${x.dtype}_w${width}_t${team}_${reduction.variant}`, code),
     uniforms: new Uniforms().u32(rows, rowVecs, rowWidth).f32(scale),
     bindings: [x, result],
     workgroups,

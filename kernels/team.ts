@@ -3,18 +3,12 @@ import { kernelSource } from '../runtime/wgsl.js';
 
 /** Invocations per workgroup of the reduction kernels (norms, softmax). */
 export const ROW_WORKGROUP = 256;
-
-export interface RowTeam {
-  /** Invocations that share one row (power of two dividing ROW_WORKGROUP). */
-  readonly team: number;
-  readonly rowsPerGroup: number;
-}
-
-/** Sizes the team for a row of rowVecs vectors: about four vectors per invocation, at most maxTeam. */
-export function rowTeam(rowVecs: number, maxTeam: number): RowTeam {
-  const team = Math.min(maxTeam, ROW_WORKGROUP, nextPowerOfTwo(Math.ceil(rowVecs / 4)));
-  return { team, rowsPerGroup: ROW_WORKGROUP / team };
-}
+/**
+ * Row team on the portable path, where every invocation folds its whole team serially. One fixed
+ * size keeps the variants few; at 32 and below, CPU drivers unroll that fold and take seconds to
+ * compile it.
+ */
+const PLAIN_TEAM = 64;
 
 export interface TeamReduction {
   /** WGSL defining team_combine, team_sum, team_max, team_moments and team_softmax (team_ops.wgsl). */
@@ -22,10 +16,11 @@ export interface TeamReduction {
   readonly enables: readonly string[];
   readonly consts: Readonly<Record<string, number>>;
   /**
-   * Widest team for row kernels: one subgroup on the subgroup path, so rows reduce with shuffles
-   * alone (no barriers); the whole workgroup on the portable path.
+   * Invocations per row in the row kernels (a power of two dividing ROW_WORKGROUP): one subgroup
+   * on the subgroup path, so rows reduce with shuffles alone (no barriers); PLAIN_TEAM otherwise.
+   * SD's rows (77 to 1280 values) keep a 32-wide team busy.
    */
-  readonly maxTeam: number;
+  readonly rowTeam: number;
   /** 'subgroup' or 'plain', for pipeline labels and benchmark variants. */
   readonly variant: string;
 }
@@ -42,11 +37,11 @@ export function teamReduction(rt: Runtime): TeamReduction {
       source: `${ops}\n${kernelSource('team_reduce_subgroup.wgsl')}`,
       enables: ['subgroups'],
       consts: { SG: sg },
-      maxTeam: sg,
+      rowTeam: sg,
       variant: 'subgroup',
     };
   }
-  return { source: `${ops}\n${kernelSource('team_reduce_plain.wgsl')}`, enables: [], consts: {}, maxTeam: ROW_WORKGROUP, variant: 'plain' };
+  return { source: `${ops}\n${kernelSource('team_reduce_plain.wgsl')}`, enables: [], consts: {}, rowTeam: PLAIN_TEAM, variant: 'plain' };
 }
 
 function fixedSubgroupSize(rt: Runtime): number | null {
@@ -58,8 +53,3 @@ function fixedSubgroupSize(rt: Runtime): number | null {
   return min;
 }
 
-function nextPowerOfTwo(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}

@@ -100,8 +100,9 @@ export function decodeInTiles(job: TiledDecodeJob): Tensor {
         }
         lastShape = shape;
         const up = above[c] ?? null;
-        const bottom = r < rows.length - 1 ? strip(Math.min(blend, th), tw) : undefined;
-        const right = c < cols.length - 1 ? strip(th, Math.min(blend, tw)) : undefined;
+        // without overlap nothing blends, and no edge is kept
+        const bottom = blend > 0 && r < rows.length - 1 ? strip(Math.min(blend, th), tw) : undefined;
+        const right = blend > 0 && c < cols.length - 1 ? strip(th, Math.min(blend, tw)) : undefined;
         rt.tidy(() => {
           const z = crop2d(rt, latents, { top: row.start, left: col.start, height: row.size, width: col.size });
           const tile = job.decodeTile(z);
