@@ -126,15 +126,23 @@ function portableBytes(d: number, rows: number, g: number, keyBlock: number): nu
 export function chooseAttentionVariant(rt: Runtime, p: AttentionProblem): AttentionVariant {
   const frag = attentionFragments(rt)[0];
   if (frag && p.dtype === 'f16') {
-    const v: MatrixVariant = {
+    const mk = (subgroups: number, rows: number, keyBlock: number): MatrixVariant => ({
       kind: 'mma',
       frag: { M: frag.M, N: frag.N, K: frag.K },
-      subgroups: 4,
-      rowFrags: 1,
-      keyBlock: p.headDim <= 48 && p.nk > 48 ? 64 : 32,
+      subgroups,
+      rowFrags: rows / frag.M,
+      keyBlock,
       prefetch: true,
-    };
-    if (attentionVariantProblem(rt, p, v) === null) return v;
+    });
+    const longKeys = p.nk > 48;
+    const candidates =
+      p.headDim <= 48
+        ? [mk(4, 16, longKeys ? 64 : 32), mk(4, 16, 32)]
+        : p.headDim <= 96
+          ? [mk(4, 16, 32), mk(2, 16, 32)]
+          : [mk(2, 16, 32), mk(1, 16, 32), mk(1, 16, 16)];
+    const fit = candidates.find((v) => attentionVariantProblem(rt, p, v) === null);
+    if (fit) return fit;
   }
   return portableVariant(p);
 }
@@ -201,11 +209,13 @@ export function attentionVariantProblem(rt: Runtime, p: AttentionProblem, v: Att
   if (p.headDim % 8 !== 0) return `head dim ${p.headDim} is not a multiple of 8`;
   if (v.emulated) {
     if (!rt.features.f16 || !rt.features.subgroups) return 'the emulated fragments need shader-f16 and subgroups';
+  } else if (!rt.features.subgroups) {
+    return 'the tensor-core kernel needs subgroups';
   } else if (!attentionFragments(rt).some((c) => c.M === v.frag.M && c.N === v.frag.N && c.K === v.frag.K)) {
     return `the device has no ${v.frag.M}x${v.frag.N}x${v.frag.K} f16→f32 subgroup matrices`;
   }
   const rows = v.rowFrags * v.frag.M;
-  if (rows !== 16 && rows !== 32) return 'a subgroup must own 16 or 32 query rows';
+  if (!Number.isInteger(v.rowFrags) || (rows !== 16 && rows !== 32)) return 'a subgroup must own 16 or 32 query rows';
   if (v.keyBlock % 16 !== 0 || v.keyBlock % v.frag.N !== 0 || v.keyBlock % v.frag.K !== 0) {
     return 'the key block must be a multiple of 16 and of the fragment N and K';
   }

@@ -7,8 +7,14 @@
 //   MODE_KN   B is [K, N] row-major (matmul)
 //   MODE_NK   B is [N, K] row-major (linear weights, matmul with transposeB)
 //   MODE_CONV B is the im2col view of an NCHW image, gathered on the fly; n = (image, output pixel)
-// Expects from the prelude: T, MODE, KH, KW, UNROLL. Epilogue options and the conv stride are uniforms, so
-// one pipeline per (dtype, layout, kernel size, tile variant) serves every layer.
+// Expects from the prelude: T, MODE, KH, KW, UNROLL, A_VEC, B_VEC, OUT_VEC. Epilogue options and
+// the conv stride are uniforms, so one pipeline per (dtype, layout, kernel size, alignment, tile
+// variant) serves every layer.
+//
+// Operands are bound as arrays of vec4<T> (bindings rounded up to 16 bytes) so aligned rows load
+// four elements per instruction: A_VEC when K % 4 == 0, B_VEC when B's contiguous axis is a
+// multiple of 4, OUT_VEC when every 4-aligned group of output columns is contiguous in memory.
+// Unaligned shapes read and write single components.
 
 const MODE_KN: u32 = 0u;
 const MODE_NK: u32 = 1u;
@@ -42,12 +48,12 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<T>;
-@group(0) @binding(2) var<storage, read> b: array<T>;
-@group(0) @binding(3) var<storage, read_write> out: array<T>;
-// Always bound (a 4-byte stand-in when absent) so the layout is the same for every variant.
+@group(0) @binding(1) var<storage, read> a: array<vec4<T>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<T>>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<T>>;
+// Always bound (a small stand-in when absent) so the layout is the same for every variant.
 @group(0) @binding(4) var<storage, read> bias: array<T>;
-@group(0) @binding(5) var<storage, read> residual: array<T>;
+@group(0) @binding(5) var<storage, read> residual: array<vec4<T>>;
 
 /**
  * A loop bound for the cores: n itself when UNROLL, else n plus a uniform zero, which keeps CPU
@@ -68,16 +74,24 @@ fn gemm_begin(batch: u32) {
   out_base = batch * p.out_batch;
 }
 
-/** A[m, k..k+3], zero outside the matrix. */
-fn a_load4(m: u32, k: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
+fn a_elem(i: u32) -> T {
+  return a[i >> 2u][i & 3u];
+}
+
+fn b_elem(i: u32) -> T {
+  return b[i >> 2u][i & 3u];
+}
+
+/** A[m, k..k+3] (k a multiple of 4), zero outside the matrix. */
+fn a_load4(m: u32, k: u32) -> vec4<T> {
+  var v = vec4<T>(0.0);
   if (m < p.m) {
-    let row = a_base + m * p.k + k;
-    if (k + 3u < p.k) {
-      v = vec4<f32>(f32(a[row]), f32(a[row + 1u]), f32(a[row + 2u]), f32(a[row + 3u]));
+    let at = a_base + m * p.k + k;
+    if (A_VEC) {
+      if (k < p.k) { v = a[at >> 2u]; }
     } else {
       for (var j = 0u; j < 4u; j++) { // unroll
-        if (k + j < p.k) { v[j] = f32(a[row + j]); }
+        if (k + j < p.k) { v[j] = a_elem(at + j); }
       }
     }
   }
@@ -120,28 +134,28 @@ fn b_cols(n: u32) -> BCols {
   return c;
 }
 
-/** MODE_NK: B[k..k+3, n] (along K); otherwise B[k, n..n+3] (along N). Zero outside. */
-fn b_load4(c: BCols, k: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
+/** MODE_NK: B[k..k+3, n] (along K); otherwise B[k, n..n+3] (along N); k and n multiples of 4. Zero outside. */
+fn b_load4(c: BCols, k: u32) -> vec4<T> {
+  var v = vec4<T>(0.0);
   if (MODE == MODE_KN) {
     if (k < p.k) {
-      let row = b_base + k * p.n + c.n;
-      if (c.n + 3u < p.n) {
-        v = vec4<f32>(f32(b[row]), f32(b[row + 1u]), f32(b[row + 2u]), f32(b[row + 3u]));
+      let at = b_base + k * p.n + c.n;
+      if (B_VEC) {
+        if (c.n < p.n) { v = b[at >> 2u]; }
       } else {
         for (var j = 0u; j < 4u; j++) { // unroll
-          if (c.n + j < p.n) { v[j] = f32(b[row + j]); }
+          if (c.n + j < p.n) { v[j] = b_elem(at + j); }
         }
       }
     }
   } else if (MODE == MODE_NK) {
     if (c.n < p.n) {
-      let row = b_base + c.n * p.k + k;
-      if (k + 3u < p.k) {
-        v = vec4<f32>(f32(b[row]), f32(b[row + 1u]), f32(b[row + 2u]), f32(b[row + 3u]));
+      let at = b_base + c.n * p.k + k;
+      if (B_VEC) {
+        if (k < p.k) { v = b[at >> 2u]; }
       } else {
         for (var j = 0u; j < 4u; j++) { // unroll
-          if (k + j < p.k) { v[j] = f32(b[row + j]); }
+          if (k + j < p.k) { v[j] = b_elem(at + j); }
         }
       }
     }
@@ -155,7 +169,7 @@ fn b_load4(c: BCols, k: u32) -> vec4<f32> {
       for (var j = 0u; j < 4u; j++) { // unroll
         // Negative coordinates wrap to huge unsigned values, so one compare per axis tests both ends.
         if (u32(c.iy[j] + i32(ky)) < p.h && u32(c.ix[j] + i32(kx)) < p.w) {
-          v[j] = f32(b[u32(c.base[j] + offset)]);
+          v[j] = b_elem(u32(c.base[j] + offset));
         }
       }
     }
@@ -199,24 +213,36 @@ fn activate(x: f32) -> f32 {
   }
 }
 
-/** Writes C[m, n..n+3] through the epilogue: alpha, bias, activation, then residual. */
+fn bias_at(m: u32, n: u32) -> f32 {
+  if (p.has_bias == 0u) { return 0.0; }
+  return f32(bias[select(n, m, MODE == MODE_CONV)]);
+}
+
+/** Output index of C[m, n]: row-major per batch, or NCHW for conv (n = image · Ho·Wo + pixel). */
+fn out_index(m: u32, n: u32) -> u32 {
+  if (MODE == MODE_CONV) { return ((n / p.pixels) * p.m + m) * p.pixels + n % p.pixels; }
+  return out_base + m * p.n + n;
+}
+
+/** Writes C[m, n..n+3] (n a multiple of 4) through the epilogue: alpha, bias, activation, then residual. */
 fn store4(m: u32, n: u32, v: vec4<f32>) {
   if (m >= p.m) { return; }
+  if (OUT_VEC && n + 3u < p.n) {
+    let at = out_index(m, n);
+    var x: vec4<f32>;
+    for (var j = 0u; j < 4u; j++) { // unroll
+      x[j] = activate(v[j] * p.alpha + bias_at(m, n + j));
+    }
+    if (p.has_residual != 0u) { x += vec4<f32>(residual[at >> 2u]); }
+    out[at >> 2u] = vec4<T>(x);
+    return;
+  }
   for (var j = 0u; j < 4u; j++) { // unroll
-    let nj = n + j;
-    if (nj < p.n) {
-      var x = v[j] * p.alpha;
-      var index: u32;
-      if (MODE == MODE_CONV) {
-        if (p.has_bias != 0u) { x += f32(bias[m]); }
-        index = ((nj / p.pixels) * p.m + m) * p.pixels + nj % p.pixels;
-      } else {
-        if (p.has_bias != 0u) { x += f32(bias[nj]); }
-        index = out_base + m * p.n + nj;
-      }
-      x = activate(x);
-      if (p.has_residual != 0u) { x += f32(residual[index]); }
-      out[index] = T(x);
+    if (n + j < p.n) {
+      let at = out_index(m, n + j);
+      var x = activate(v[j] * p.alpha + bias_at(m, n + j));
+      if (p.has_residual != 0u) { x += f32(residual[at >> 2u][at & 3u]); }
+      out[at >> 2u][at & 3u] = T(x);
     }
   }
 }

@@ -2,7 +2,9 @@
 // relying on L1/L2 for reuse between the subgroups of a workgroup. Only for MODE_KN / MODE_NK
 // with M, N multiples of the workgroup tile and K a multiple of SK (the wrapper checks), since
 // fragment loads cannot be zero-filled at the edges.
-// Appended to gemm-io.wgsl. Expects: SM, SN, SK, SG_M, SG_N, FM, FN.
+// Appended to gemm-io.wgsl; uses the templated subgroupMatrixLoad over the vec4 operand arrays
+// (offsets and strides in vec4s, so K and N must be multiples of 4, which the tile checks imply).
+// Expects: SM, SN, SK, SG_M, SG_N, FM, FN.
 
 const LANES: u32 = 32u;
 const THREADS: u32 = SG_M * SG_N * LANES;
@@ -26,18 +28,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let row0 = wid.y * BM + sg_m * FM * SM;
   let col0 = wid.x * BN + sg_n * FN * SN;
 
-  var acc: array<array<ResultFrag, FN>, FM>;
+  var acc: array<array<ResultFrag, FN>, FM>; // scalarize
   for (var k = 0u; k < p.k; k += SK) {
-    var left: array<LeftFrag, FM>;
+    var left: array<LeftFrag, FM>; // scalarize
     for (var i = 0u; i < FM; i++) { // unroll
-      left[i] = subgroupMatrixLoad<LeftFrag>(&a, a_base + (row0 + i * SM) * p.k + k, false, p.k);
+      left[i] = subgroupMatrixLoad<LeftFrag, row_major>(&a, (a_base + (row0 + i * SM) * p.k + k) / 4u, p.k / 4u);
     }
     for (var j = 0u; j < FN; j++) { // unroll
       var right: RightFrag;
       if (B_ALONG_K) {
-        right = subgroupMatrixLoad<RightFrag>(&b, b_base + (col0 + j * SN) * p.k + k, true, p.k);
+        right = subgroupMatrixLoad<RightFrag, col_major>(&b, (b_base + (col0 + j * SN) * p.k + k) / 4u, p.k / 4u);
       } else {
-        right = subgroupMatrixLoad<RightFrag>(&b, b_base + k * p.n + col0 + j * SN, false, p.n);
+        right = subgroupMatrixLoad<RightFrag, row_major>(&b, (b_base + k * p.n + col0 + j * SN) / 4u, p.n / 4u);
       }
       for (var i = 0u; i < FM; i++) { // unroll
         acc[i][j] = subgroupMatrixMultiplyAccumulate(left[i], right, acc[i][j]);
@@ -48,7 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let mine = sg * FRAG;
   for (var i = 0u; i < FM; i++) { // unroll
     for (var j = 0u; j < FN; j++) { // unroll
-      subgroupMatrixStore(&scratch, mine, acc[i][j], false, SN);
+      subgroupMatrixStore<row_major>(&scratch, mine, acc[i][j], SN);
       workgroupBarrier();
       for (var q = 0u; q < FRAG / 4u / LANES; q++) { // unroll
         let e = lane + q * LANES;

@@ -5,8 +5,10 @@
 // A and B fragment once per SK slice and reuses it across its whole row/column of fragments.
 // Results leave through a per-subgroup f32 scratch fragment so the shared epilogue (store4)
 // applies bias, activation, residual and bounds.
-// Appended to gemm-io.wgsl; the wrapper prepends the subgroup-matrix enables and turns off
-// chromium.subgroup_matrix_uniformity (fragment offsets depend on the subgroup id).
+// Appended to gemm-io.wgsl and followed by a staging file (gemm-tc-stage-*.wgsl) that declares
+// tile_a / tile_b and put_a, put_b, load_left, load_right, store_result over them; the wrapper
+// prepends the subgroup-matrix enables and turns off chromium.subgroup_matrix_uniformity
+// (fragment offsets depend on the subgroup id).
 // Expects: SM, SN, SK (fragment shape), SG_M, SG_N, FM, FN, BK (a multiple of SK and of 4).
 
 const LANES: u32 = 32u;
@@ -26,25 +28,23 @@ alias LeftFrag = subgroup_matrix_left<f16, SK, SM>;
 alias RightFrag = subgroup_matrix_right<f16, SN, SK>;
 alias ResultFrag = subgroup_matrix_result<f32, SN, SM>;
 
-var<workgroup> tile_a: array<f16, 2u * A_TILE>;
-var<workgroup> tile_b: array<f16, 2u * B_TILE>;
 var<workgroup> scratch: array<f32, SG_M * SG_N * FRAG>;
 
-var<private> next_a: array<vec4<f16>, A_LOADS>;
-var<private> next_b: array<vec4<f16>, B_LOADS>;
+var<private> next_a: array<vec4<f16>, A_LOADS>; // scalarize
+var<private> next_b: array<vec4<f16>, B_LOADS>; // scalarize
 
 fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) {
   for (var i = 0u; i < A_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
-    next_a[i] = vec4<f16>(a_load4(m0 + g / (BK / 4u), k0 + 4u * (g % (BK / 4u))));
+    next_a[i] = a_load4(m0 + g / (BK / 4u), k0 + 4u * (g % (BK / 4u)));
   }
   for (var i = 0u; i < B_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
     if (B_ALONG_K) {
-      next_b[i] = vec4<f16>(b_load4(b_cols(n0 + g / (BK / 4u)), k0 + 4u * (g % (BK / 4u))));
+      next_b[i] = b_load4(b_cols(n0 + g / (BK / 4u)), k0 + 4u * (g % (BK / 4u)));
     } else {
       // THREADS is a multiple of BN/4, so every load of this thread hits the same columns.
-      next_b[i] = vec4<f16>(b_load4(cols, k0 + g / (BN / 4u)));
+      next_b[i] = b_load4(cols, k0 + g / (BN / 4u));
     }
   }
 }
@@ -52,10 +52,7 @@ fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) {
 fn stash(tid: u32, buffer: u32) {
   for (var i = 0u; i < A_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
-    let at = buffer * A_TILE + (g / (BK / 4u)) * SA + 4u * (g % (BK / 4u));
-    for (var j = 0u; j < 4u; j++) { // unroll
-      tile_a[at + j] = next_a[i][j];
-    }
+    put_a(buffer * A_TILE + (g / (BK / 4u)) * SA + 4u * (g % (BK / 4u)), next_a[i]);
   }
   for (var i = 0u; i < B_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
@@ -65,9 +62,7 @@ fn stash(tid: u32, buffer: u32) {
     } else {
       at = buffer * B_TILE + (g / (BN / 4u)) * SB + 4u * (g % (BN / 4u));
     }
-    for (var j = 0u; j < 4u; j++) { // unroll
-      tile_b[at + j] = next_b[i][j];
-    }
+    put_b(at, next_b[i]);
   }
 }
 
@@ -84,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   var cols: BCols;
   if (!B_ALONG_K) { cols = b_cols(n0 + 4u * (tid % (BN / 4u))); }
 
-  var acc: array<array<ResultFrag, FN>, FM>;
+  var acc: array<array<ResultFrag, FN>, FM>; // scalarize
 
   let tiles = (p.k + BK - 1u) / BK;
   fetch(tid, m0, n0, 0u, cols);
@@ -96,18 +91,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
     let a_at = (t % 2u) * A_TILE + sg_m * FM * SM * SA;
     let b_at = (t % 2u) * B_TILE;
     for (var kk = 0u; kk < BK; kk += SK) { // unroll
-      var left: array<LeftFrag, FM>;
+      var left: array<LeftFrag, FM>; // scalarize
       for (var i = 0u; i < FM; i++) { // unroll
-        left[i] = subgroupMatrixLoad<LeftFrag>(&tile_a, a_at + i * SM * SA + kk, false, SA);
+        left[i] = load_left(a_at + i * SM * SA + kk);
       }
       for (var j = 0u; j < FN; j++) { // unroll
         let col = (sg_n * FN + j) * SN;
-        var right: RightFrag;
-        if (B_ALONG_K) {
-          right = subgroupMatrixLoad<RightFrag>(&tile_b, b_at + col * SB + kk, true, SB);
-        } else {
-          right = subgroupMatrixLoad<RightFrag>(&tile_b, b_at + kk * SB + col, false, SB);
-        }
+        let right = load_right(b_at + select(kk * SB + col, col * SB + kk, B_ALONG_K));
         for (var i = 0u; i < FM; i++) { // unroll
           acc[i][j] = subgroupMatrixMultiplyAccumulate(left[i], right, acc[i][j]);
         }
@@ -121,7 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let mine = sg * FRAG;
   for (var i = 0u; i < FM; i++) { // unroll
     for (var j = 0u; j < FN; j++) { // unroll
-      subgroupMatrixStore(&scratch, mine, acc[i][j], false, SN);
+      store_result(mine, acc[i][j]);
       workgroupBarrier();
       let row0 = m0 + (sg_m * FM + i) * SM;
       let col0 = n0 + (sg_n * FN + j) * SN;

@@ -18,21 +18,21 @@ const ACC: u32 = TM * TN / 4u;
 var<workgroup> tile_a: array<vec4<f32>, 2u * A_TILE>; // [k][m], m contiguous
 var<workgroup> tile_b: array<vec4<f32>, 2u * B_TILE>; // [k][n], n contiguous
 
-var<private> next_a: array<vec4<f32>, A_LOADS>;
-var<private> next_b: array<vec4<f32>, B_LOADS>;
+var<private> next_a: array<vec4<f32>, A_LOADS>; // scalarize
+var<private> next_b: array<vec4<f32>, B_LOADS>; // scalarize
 
 fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) {
   for (var i = 0u; i < A_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
-    next_a[i] = a_load4(m0 + g / (BK / 4u), k0 + 4u * (g % (BK / 4u)));
+    next_a[i] = vec4<f32>(a_load4(m0 + g / (BK / 4u), k0 + 4u * (g % (BK / 4u))));
   }
   for (var i = 0u; i < B_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
     if (B_ALONG_K) {
-      next_b[i] = b_load4(b_cols(n0 + g / (BK / 4u)), k0 + 4u * (g % (BK / 4u)));
+      next_b[i] = vec4<f32>(b_load4(b_cols(n0 + g / (BK / 4u)), k0 + 4u * (g % (BK / 4u))));
     } else {
       // THREADS is a multiple of BN/4, so every load of this thread hits the same columns.
-      next_b[i] = b_load4(cols, k0 + g / (BN / 4u));
+      next_b[i] = vec4<f32>(b_load4(cols, k0 + g / (BN / 4u)));
     }
   }
 }
@@ -71,7 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   var cols: BCols;
   if (!B_ALONG_K) { cols = b_cols(n0 + 4u * (tid % (BN / 4u))); }
 
-  var acc: array<vec4<f32>, ACC>;
+  var acc: array<vec4<f32>, ACC>; // scalarize
   for (var i = 0u; i < ACC; i++) { // unroll
     acc[i] = vec4<f32>(0.0);
   }
@@ -86,8 +86,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let a_at = (t % 2u) * A_TILE;
     let b_at = (t % 2u) * B_TILE;
     for (var k = 0u; k < rolled(BK); k++) { // unroll
-      var av: array<vec4<f32>, TM / 4u>;
-      var bv: array<vec4<f32>, TN / 4u>;
+      var av: array<vec4<f32>, TM / 4u>; // scalarize
+      var bv: array<vec4<f32>, TN / 4u>; // scalarize
       for (var i = 0u; i < TM / 4u; i++) { // unroll
         av[i] = tile_a[a_at + k * AS + lid.y + 16u * i];
       }
@@ -97,8 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       for (var i = 0u; i < rolled(TM / 4u); i++) { // unroll
         for (var r = 0u; r < rolled(4u); r++) { // unroll
           for (var j = 0u; j < TN / 4u; j++) { // unroll
-            let at = (i * 4u + r) * (TN / 4u) + j;
-            acc[at] = fma(vec4<f32>(av[i][r]), bv[j], acc[at]);
+            acc[(i * 4u + r) * (TN / 4u) + j] = fma(vec4<f32>(av[i][r]), bv[j], acc[(i * 4u + r) * (TN / 4u) + j]);
           }
         }
       }

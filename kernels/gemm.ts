@@ -69,6 +69,11 @@ export interface MatrixVariant {
   /** K per staged tile ('tc' only). */
   readonly bk: number;
   readonly frag: SubgroupMatrixConfig;
+  /**
+   * 'tc' staging: 'vec' keeps tiles as vec4<f16> (8-byte stores, templated fragment loads),
+   * 'f16' as single halves with the original load form. Default 'vec'.
+   */
+  readonly stage?: 'vec' | 'f16';
 }
 
 export type GemmVariant = TiledVariant | MatrixVariant;
@@ -83,7 +88,7 @@ export function variantName(v: GemmVariant): string {
   if (v.kind === 'tiled') return `tiled ${bm}x${bn} k${v.bk}`;
   const frag = `${v.frag.M}x${v.frag.N}x${v.frag.K}`;
   if (v.kind === 'tc-direct') return `tc-direct ${bm}x${bn} sg${v.sgM}x${v.sgN} f${frag}`;
-  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}`;
+  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}`;
 }
 
 /** The f16 → f32-accumulate fragment shape to use, or undefined without subgroup matrices. */
@@ -169,29 +174,49 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
     KH: conv?.kernel ?? 1,
     KW: conv?.kernel ?? 1,
     UNROLL: unroll,
+    ...alignment(p),
   };
   if (v.kind === 'tiled') {
     Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk });
     return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tiled.wgsl'), { dtype: p.a.dtype, consts }));
   }
   Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk });
-  const core = v.kind === 'tc' ? 'gemm-tc.wgsl' : 'gemm-tc-direct.wgsl';
+  const core =
+    v.kind === 'tc'
+      ? kernelSource('gemm-tc.wgsl') + kernelSource(v.stage === 'f16' ? 'gemm-tc-stage-f16.wgsl' : 'gemm-tc-stage-vec.wgsl')
+      : kernelSource('gemm-tc-direct.wgsl');
   const enables = rt.features.subgroups ? ['subgroups', ...MATRIX_ENABLES] : MATRIX_ENABLES;
   // Fragment offsets derive from the subgroup index, which Tint's uniformity analysis cannot
   // prove uniform; they are uniform per subgroup because subgroups are whole 32-lane groups.
   return (
     'diagnostic(off, chromium.subgroup_matrix_uniformity);\n' +
-    unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource(core), { dtype: p.a.dtype, enables, consts }))
+    unrolled(specialize(kernelSource('gemm-io.wgsl') + core, { dtype: p.a.dtype, enables, consts }))
   );
+}
+
+/** Which operands may be read and written four aligned elements at a time (see gemm-io.wgsl). */
+function alignment(p: GemmProblem): { A_VEC: boolean; B_VEC: boolean; OUT_VEC: boolean } {
+  const conv = p.mode === 'conv';
+  return {
+    A_VEC: p.k % 4 === 0,
+    B_VEC: !conv && (p.mode === 'nk' ? p.k : p.n) % 4 === 0,
+    OUT_VEC: (conv ? p.conv!.pixels : p.n) % 4 === 0,
+  };
+}
+
+/** Binds a tensor as an array of vec4s: its size rounded up to 16 bytes (pool buffers are 16-byte multiples). */
+function vec4Binding(t: Tensor): GPUBufferBinding {
+  t.assertLive();
+  return { buffer: t.buffer, offset: 0, size: Math.min(t.buffer.size, Math.ceil(t.byteLength / 16) * 16) };
 }
 
 const standIns = new WeakMap<Runtime, Tensor>();
 
-/** A 4-byte buffer bound where an optional operand (bias, residual) is absent. */
+/** A small buffer bound where an optional operand (bias, residual) is absent. */
 function standIn(rt: Runtime): Tensor {
   let t = standIns.get(rt);
   if (!t || t.isDisposed) {
-    t = rt.keep(rt.zeros([1], 'f32'));
+    t = rt.keep(rt.zeros([4], 'f32'));
     standIns.set(rt, t);
   }
   return t;
@@ -224,7 +249,7 @@ export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVa
   rt.dispatch({
     pipeline: rt.pipeline(`${p.label} ${p.a.dtype} ${variantName(v)}`, kernelCode(rt, p, v)),
     uniforms,
-    bindings: [p.a, p.b, p.out, p.bias ?? dummy!, p.residual ?? dummy!],
+    bindings: [vec4Binding(p.a), vec4Binding(p.b), vec4Binding(p.out), p.bias ?? dummy!, vec4Binding(p.residual ?? dummy!)],
     workgroups,
   });
   return v;

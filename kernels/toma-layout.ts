@@ -47,9 +47,9 @@ export function tomaGrid(width: number, height: number, tiles: number, destinati
   if (![width, height, tiles, destinations].every((v) => Number.isInteger(v) && v > 0) || destinations > tokens) {
     throw new Error(`toma: bad tile grid ${width}x${height}, ${tiles} tiles, ${destinations} destinations`);
   }
-  const edge = Math.sqrt(tokens / tiles);
-  let tilesX = Math.min(width, Math.max(1, Math.round(width / edge)));
-  let tilesY = Math.min(height, Math.max(1, Math.round(height / edge)));
+  // tilesY / tilesX ≈ height / width with tilesX · tilesY ≈ tiles
+  let tilesY = Math.min(height, Math.max(1, Math.round(Math.sqrt((tiles * height) / width))));
+  let tilesX = Math.min(width, Math.max(1, Math.round(tiles / tilesY)));
   while (tilesX * tilesY > destinations) {
     if (tilesX >= tilesY) tilesX--;
     else tilesY--;

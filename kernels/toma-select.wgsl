@@ -22,7 +22,7 @@ var<workgroup> top_gain: array<f32, WG>;
 var<workgroup> top_index: array<u32, WG>;
 
 const NONE: u32 = 0xffffffffu;
-const LOWEST: f32 = -3.40282347e38;
+const LOWEST: f32 = -3.4e38; // below any row sum of cosine similarities
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -10,6 +10,9 @@
  * are replaced by one braced copy of their body per iteration with the loop variable as a literal,
  * so array indices become constants. BOUND and STEP are integer expressions of numbers, the given
  * constants and the source's own `const NAME: u32 = ...;` declarations; `rolled(x)` counts as x.
+ *
+ * Arrays declared with a trailing `// scalarize` comment are then split into one variable per
+ * element (`acc[1u][2u]` becomes `acc_1_2`); every index must have become a constant expression.
  */
 export function unrollLoops(source: string, consts: Readonly<Record<string, number | boolean | object>>): string {
   const values = new Map<string, number>();
@@ -26,7 +29,54 @@ export function unrollLoops(source: string, consts: Readonly<Record<string, numb
     }
     return v;
   };
-  return expand(source, lookup);
+  return scalarize(expand(source, lookup), lookup);
+}
+
+const DECL = /var(<\w+>)? (\w+): (array<.*>);( *\/\/ scalarize)\n/;
+
+function scalarize(source: string, lookup: (name: string) => number): string {
+  const arrays = new Map<string, number[]>();
+  let out = source.replace(new RegExp(DECL.source, 'g'), (_all, space: string | undefined, name: string, type: string) => {
+    const { dims, element } = arrayType(type, lookup);
+    arrays.set(name, dims);
+    return `${elementNames(name, dims).map((n) => `var${space ?? ''} ${n}: ${element};`).join(' ')}\n`;
+  });
+  for (const [name, dims] of arrays) {
+    const access = new RegExp(`(?<![\\w.])${name}${'\\[([^\\[\\]]+)\\]'.repeat(dims.length)}`, 'g');
+    out = out.replace(access, (_all, ...groups: unknown[]) => {
+      const idx = (groups.slice(0, dims.length) as string[]).map((g) => evaluate(g, lookup));
+      idx.forEach((v, d) => {
+        if (v < 0 || v >= dims[d]!) throw new Error(`scalarize: ${name} index ${v} out of 0..${dims[d]! - 1}`);
+      });
+      return `${name}_${idx.join('_')}`;
+    });
+    const code = out.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+    if (new RegExp(`(?<![\\w.])${name}\\b`).test(code)) throw new Error(`scalarize: ${name} is still used as an array`);
+  }
+  return out;
+}
+
+/** Dimensions (outermost first) and element type of a possibly nested WGSL array type. */
+function arrayType(type: string, lookup: (name: string) => number): { dims: number[]; element: string } {
+  const m = /^array<(.*)>$/.exec(type.trim());
+  if (!m) return { dims: [], element: type.trim() };
+  const inner = m[1]!;
+  let depth = 0;
+  let comma = -1;
+  for (let i = 0; i < inner.length; i++) {
+    if (inner[i] === '<') depth++;
+    else if (inner[i] === '>') depth--;
+    else if (inner[i] === ',' && depth === 0) comma = i;
+  }
+  if (comma < 0) throw new Error(`scalarize: ${type} needs a fixed size`);
+  const nested = arrayType(inner.slice(0, comma), lookup);
+  return { dims: [evaluate(inner.slice(comma + 1), lookup), ...nested.dims], element: nested.element };
+}
+
+function elementNames(name: string, dims: number[]): string[] {
+  let names = [name];
+  for (const d of dims) names = names.flatMap((n) => Array.from({ length: d }, (_, i) => `${n}_${i}`));
+  return names;
 }
 
 const HEAD = /for \(var (\w+) = 0u; \1 < ([^;]+); \1(\+\+|\s*\+=\s*([^)]+))\) \{ *\/\/ unroll *\n/;

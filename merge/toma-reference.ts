@@ -101,9 +101,11 @@ export function referenceWeights(sim: ArrayLike<number>, dst: ArrayLike<number>,
       const rows = Array.from({ length: tile.dstCount }, (_, d) => tokenTile(grid, dst[b * grid.destinations + tile.dstOffset + d]!).local);
       const a = rows.map(() => new Float64Array(tile.tokens));
       for (let j = 0; j < tile.tokens; j++) {
-        const logits = rows.map((r) => scale * sim[base + r * nmax + j]!);
+        // logits and their max-subtraction rounded to f32 as in the kernel (at scale 1000 the
+        // rounding of scale · s alone moves a weight by ~3e-5)
+        const logits = rows.map((r) => f32(scale * sim[base + r * nmax + j]!));
         const m = Math.max(...logits);
-        const e = logits.map((l) => Math.exp(l - m));
+        const e = logits.map((l) => Math.exp(f32(l - m)));
         const sum = e.reduce((p, v) => p + v, 0);
         e.forEach((v, d) => (a[d]![j] = v / sum));
         const token = tileToken(grid, tile, j);

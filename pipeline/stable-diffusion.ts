@@ -23,7 +23,7 @@ import { TorchGenerator } from './torch-generator.js';
 import { denoise, throwIfAborted, type DenoiseProfile, type StepInspector } from './generate.js';
 import { latentsToImages, type RgbImage } from './image.js';
 import { loadComponents, type ModelInfo } from './load.js';
-import { mergePlugin, type MergeOption } from './merge.js';
+import { mergeSession, type MergeOption, type MergeSession } from './merge.js';
 import type { ProgressCallback } from './progress.js';
 
 export interface StableDiffusionLoadOptions {
@@ -63,6 +63,11 @@ export interface GenerateOptions {
    * (the images report the seed used).
    */
   readonly seed?: number;
+  /**
+   * Initial latents [n, C, height/8, width/8] instead of drawing them from the seed (diffusers'
+   * `latents` argument); like diffusers, they are multiplied by the scheduler's initNoiseSigma.
+   */
+  readonly latents?: Float32Array;
   /** Default 'plms' (SD 1.5's PNDM with skip_prk_steps). */
   readonly scheduler?: SchedulerKind;
   /** Use the text encoder's hidden state this many layers from the end (default 1 = last). */
@@ -254,8 +259,8 @@ export class StableDiffusion {
     let hooks: AttentionHooks<unknown> | undefined;
     try {
       // a fresh plug-in per generation: its per-block state must not leak between images
-      const plugin = mergePlugin(o.merge);
-      hooks = plugin ? new AttentionHooks(plugin) : undefined;
+      const merge: MergeSession | null = mergeSession(rt, o.merge);
+      hooks = merge ? new AttentionHooks(merge.plugin) : undefined;
       // ---- text ----
       progress?.({ stage: 'text', step: 0, total: 1 });
       const promptIds = await this.tokenizer.encode(s.prompt);
@@ -276,7 +281,10 @@ export class StableDiffusion {
       // ---- latents ----
       const scale = this.vae.scale;
       const shape = [s.n, this.info.unet.inChannels, s.height / scale, s.width / scale];
-      const noise = new TorchGenerator(s.seed).randn(shape);
+      const noise = o.latents ? Float32Array.from(o.latents) : new TorchGenerator(s.seed).randn(shape);
+      if (noise.length !== shape.reduce((a, b) => a * b, 1)) {
+        throw new Error(`StableDiffusion: latents hold ${noise.length} values, expected [${shape.join(', ')}] for ${s.n} image(s) of ${s.width}x${s.height}`);
+      }
       const sigma = Math.fround(scheduler.initNoiseSigma);
       if (sigma !== 1) for (let i = 0; i < noise.length; i++) noise[i] = Math.fround(noise[i]! * sigma);
       const latents0 = rt.upload(noise, shape, 'f32');
@@ -294,6 +302,7 @@ export class StableDiffusion {
         context,
         guidanceScale: s.guidanceScale,
         hooks,
+        afterEvaluation: merge?.afterEvaluation,
         signal,
         onEvaluation: progress ? (step, all) => progress({ stage: 'denoise', step, total: all }) : undefined,
         onStep: o.onStep,

@@ -117,7 +117,7 @@ export class Cli<const S extends Readonly<Record<string, OptionSpec>>> {
   /** Parses and validates argv (without node and the script); throws UsageError. */
   parse(argv: readonly string[]): ParsedCommandLine<S> {
     const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
-      help: { type: 'boolean', short: 'h' },
+      help: { type: 'boolean', short: 'h', multiple: true },
     };
     for (const [key, o] of Object.entries(this.spec.options)) {
       config[key] = { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}), multiple: true };
@@ -260,13 +260,13 @@ function describe(o: OptionSpec): string {
   }
   if (o.type === 'integer' && o.multipleOf !== undefined) notes.push(`multiple of ${o.multipleOf}`);
   if (o.type === 'strings') notes.push('repeatable');
-  if ('default' in o && o.default !== undefined) notes.push(`default ${o.default}`);
-  return notes.length > 0 ? `${o.description} (${notes.join(', ')})` : o.description;
+  if ('default' in o && o.default !== undefined) notes.push(`default ${o.default === '' ? '""' : o.default}`);
+  return notes.length > 0 ? `${o.description} [${notes.join(', ')}]` : o.description;
 }
 
 /** parseArgs' messages are long and Node-flavoured; these say the same in one short line. */
 function parseErrorMessage(e: Error & { code?: string }): string {
-  const option = /'(-[^'\s]+)/.exec(e.message)?.[1];
+  const option = /'(?:-\w, )?(--?[^'\s,]+)/.exec(e.message)?.[1];
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${option ?? e.message}`;

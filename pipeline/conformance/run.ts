@@ -19,6 +19,8 @@ export interface ConformanceOptions {
   readonly parts?: readonly ConformancePart[];
   /** Sees each record as it is made (checks as they finish, skips at the end). */
   readonly onRecord?: (record: ConformanceRecord) => void;
+  /** Told when each part has finished, with its wall time. */
+  readonly onPartDone?: (part: string, seconds: number) => void;
 }
 
 export interface ConformanceReport {
@@ -90,6 +92,7 @@ export async function runConformance(rt: Runtime, options: ConformanceOptions): 
         fail: (name, note) => record({ type: 'check', part: part.name, name, metric: 'max rel error', error: NaN, bar: 0, passed: false, note }),
         skip: (name, reason, count = 1) => record({ type: 'skip', part: part.name, name, reason, count }),
       };
+      const started = performance.now();
       try {
         await part.run(ctx);
       } catch (e) {
@@ -97,6 +100,7 @@ export async function runConformance(rt: Runtime, options: ConformanceOptions): 
       }
       // a part's leftovers must not reach the next one (or hide its errors)
       await rt.sync().catch((e: Error) => ctx.fail(part.name, `GPU error: ${e.message}`));
+      options.onPartDone?.(part.name, (performance.now() - started) / 1000);
     }
     for (const [file, tensors] of await golden.unused()) record(unusedSkip(file, tensors, all, selected));
   } finally {

@@ -89,7 +89,8 @@ const CASES: ConvCase[] = [
   { batch: 1, cin: 20, h: 6, w: 6, cout: 70, k: 3, stride: 1, padding: 1, bias: true, residual: false },
 ];
 
-t.test('conv2d matches a TS reference', async (t) => {
+// Lavapipe compiles each new pipeline for seconds (more on a busy machine): generous timeouts.
+t.test('conv2d matches a TS reference', { timeout: 600_000 }, async (t) => {
   const rt = await testRuntime();
   const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
   for (const dtype of dtypes) {

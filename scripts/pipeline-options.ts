@@ -1,0 +1,125 @@
+// Command-line options the pipeline scripts (txt2img, bench-pipeline) share: which model, how to
+// load it, the sampler and token merging; and turning them into load and generate options.
+
+import { existsSync } from 'node:fs';
+import { fromRoot } from '../runtime/paths.js';
+import { SCHEDULER_KINDS } from '../scheduler/types.js';
+import { MERGE_METHODS, type MergeOptions } from '../pipeline/merge.js';
+import { CA_TOME_SCHEDULES, type CaToMeSchedule } from '../merge/schedules.js';
+import type { StableDiffusionLoadOptions } from '../pipeline/stable-diffusion.js';
+import { ScriptError, UsageError, type CliValues, type OptionSpec } from './cli.js';
+
+/** The tiny random-weight model the tests use; the scripts run on it when no --model is given. */
+export const BUNDLED_MODEL = fromRoot('tests', 'fixtures', 'tiny-sd', 'model');
+
+export const BUNDLED_MODEL_NOTICE =
+  'using the bundled tiny test model (random weights: the image is noise); pass --model DIR|FILE for a real ' +
+  'SD 1.5 checkpoint (a diffusers folder, or a .safetensors file with --tokenizer DIR or --config-from DIR)';
+
+export const MODEL_OPTIONS = {
+  model: {
+    type: 'string',
+    valueName: 'DIR|FILE',
+    description: 'a diffusers folder or a single-file .safetensors checkpoint (default: the bundled tiny test model)',
+  },
+  tokenizer: { type: 'string', valueName: 'DIR', description: 'CLIP tokenizer folder (single files bundle none)' },
+  'config-from': {
+    type: 'string',
+    valueName: 'DIR',
+    description: 'single files: a diffusers folder to take configs, tokenizer and scheduler from',
+  },
+  dtype: { type: 'choice', choices: ['auto', 'f16', 'f32'], default: 'auto', description: 'U-Net and text encoder storage type' },
+  plain: { type: 'boolean', description: 'portable GPU path: no f16, no subgroup matrices' },
+} as const satisfies Readonly<Record<string, OptionSpec>>;
+
+export const SAMPLING_OPTIONS = {
+  steps: { type: 'integer', default: 50, min: 1, max: 1000, description: 'inference steps' },
+  guidance: { type: 'number', default: 7.5, min: 0, description: 'classifier-free guidance scale (≤ 1: off)' },
+  scheduler: { type: 'choice', choices: SCHEDULER_KINDS, default: 'plms', description: 'sampler' },
+  width: { type: 'integer', min: 8, multipleOf: 8, description: 'image width in pixels (default: the model\'s, 512 for SD 1.5)' },
+  height: { type: 'integer', min: 8, multipleOf: 8, description: 'image height in pixels (default: the model\'s)' },
+  n: { type: 'integer', default: 1, min: 1, max: 64, description: 'images per batch' },
+  'clip-skip': { type: 'integer', default: 1, min: 1, description: 'use the text encoder layer this many from the end' },
+} as const satisfies Readonly<Record<string, OptionSpec>>;
+
+export const MERGE_OPTIONS = {
+  merge: { type: 'choice', choices: MERGE_METHODS, default: 'none', description: 'token merging method' },
+  'merge-ratio': { type: 'number', min: 0, max: 1, description: 'tome: fraction of tokens merged away, default 0.5' },
+  'merge-threshold': { type: 'number', description: 'catome: cosine similarity a token needs to be merged, default 0.7' },
+  'merge-schedule': {
+    type: 'string',
+    valueName: 'NAME|LIST',
+    description: `catome: evaluations that recompute the pairs, a preset (${Object.keys(CA_TOME_SCHEDULES).join(', ')}) or a list like 0,5,10, default CONFIG_3`,
+  },
+  'merge-max-downsample': { type: 'integer', min: 1, description: 'merge only in blocks downsampled at most this much, default 1' },
+  'merge-no-rand': { type: 'boolean', description: 'top-left destination in each 2×2 cell instead of a random one (tomesd use_rand=False)' },
+  'merge-seed': { type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'seed of the random destinations, default 0' },
+  'merge-cross-attn': { type: 'boolean', description: 'also merge around cross-attention' },
+  'merge-mlp': { type: 'boolean', description: 'also merge around the feed-forward' },
+} as const satisfies Readonly<Record<string, OptionSpec>>;
+
+type ModelValues = CliValues<typeof MODEL_OPTIONS>;
+type MergeValues = CliValues<typeof MERGE_OPTIONS>;
+
+/** The model path to load, and whether it is the bundled test model; a ScriptError if it is missing. */
+export function modelPath(values: Pick<ModelValues, 'model'>): { path: string; bundled: boolean } {
+  if (values.model !== undefined) {
+    if (!existsSync(values.model)) throw new ScriptError(`model ${values.model} does not exist (pass a diffusers folder or a .safetensors file)`);
+    return { path: values.model, bundled: false };
+  }
+  if (!existsSync(BUNDLED_MODEL)) {
+    throw new ScriptError(`the bundled test model is not unpacked at ${BUNDLED_MODEL}: run node scripts/unpack-fixtures.js, or pass --model`);
+  }
+  return { path: BUNDLED_MODEL, bundled: true };
+}
+
+export function loadOptions(values: ModelValues): StableDiffusionLoadOptions {
+  return {
+    dtype: values.dtype,
+    gpu: values.plain ? { plain: true } : undefined,
+    tokenizerDir: values.tokenizer,
+    configFrom: values['config-from'],
+  };
+}
+
+/** The merge options for the pipeline, or undefined when nothing merges; UsageError for flags that do not fit. */
+export function mergeOptions(values: MergeValues): MergeOptions | undefined {
+  const given = (Object.keys(MERGE_OPTIONS) as (keyof MergeValues)[]).filter((k) => k !== 'merge' && values[k] !== undefined && values[k] !== false);
+  const refuse = (flags: readonly (keyof MergeValues)[]) => {
+    const bad = given.filter((k) => flags.includes(k));
+    if (bad.length > 0) throw new UsageError(`--${bad[0]} does not apply to --merge ${values.merge}`);
+  };
+  const block = {
+    ...(values['merge-max-downsample'] !== undefined ? { maxDownsample: values['merge-max-downsample'] } : {}),
+    ...(values['merge-no-rand'] ? { useRand: false } : {}),
+    ...(values['merge-seed'] !== undefined ? { seed: values['merge-seed'] } : {}),
+    ...(values['merge-cross-attn'] ? { mergeCrossAttn: true } : {}),
+    ...(values['merge-mlp'] ? { mergeMlp: true } : {}),
+  };
+  const method: string = values.merge;
+  switch (method) {
+    case 'none':
+      if (given.length > 0) throw new UsageError(`--${given[0]} needs --merge METHOD`);
+      return undefined;
+    case 'tome':
+      refuse(['merge-threshold', 'merge-schedule']);
+      return { method: 'tome', ...block, ...(values['merge-ratio'] !== undefined ? { ratio: values['merge-ratio'] } : {}) };
+    case 'catome':
+      refuse(['merge-ratio']);
+      return {
+        method: 'catome',
+        ...block,
+        ...(values['merge-threshold'] !== undefined ? { threshold: values['merge-threshold'] } : {}),
+        ...(values['merge-schedule'] !== undefined ? { checkpoints: parseSchedule(values['merge-schedule']) } : {}),
+      };
+    default:
+      throw new ScriptError(`--merge ${method} is not wired into the command line yet (use the API's merge option)`);
+  }
+}
+
+/** A CA-ToMe preset name or a comma-separated list of evaluation indices. */
+function parseSchedule(text: string): CaToMeSchedule | number[] {
+  if (/^\s*\d+(\s*,\s*\d+)*\s*$/.test(text)) return text.split(',').map((v) => Number(v.trim()));
+  if (Object.hasOwn(CA_TOME_SCHEDULES, text)) return text as CaToMeSchedule;
+  throw new UsageError(`--merge-schedule must be one of ${Object.keys(CA_TOME_SCHEDULES).join(', ')} or a list like 0,5,10, got ${JSON.stringify(text)}`);
+}

@@ -1,0 +1,1 @@
+import '../dist/scripts/txt2img.js';
