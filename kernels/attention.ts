@@ -29,12 +29,19 @@ export interface MatrixVariant {
   readonly subgroups: number;
   readonly rowFrags: number;
   readonly keyBlock: number;
-  /** Load the next K/V block into registers while the current one is being used. */
+  /**
+   * 'staged': K/V blocks copied to workgroup memory (any head dim that is a multiple of 8);
+   * 'direct': fragments read straight from storage (the fragments must divide the head dim).
+   */
+  readonly kv: 'staged' | 'direct';
+  /** Staged only: load the next K/V block into registers while the current one is being used. */
   readonly prefetch: boolean;
   /** Fragments emulated on plain arrays: tests the tiling on devices without subgroup matrices. */
   readonly emulated?: boolean;
   /** log2 units the running max may lag a block's max before the output is rescaled (default 8). */
   readonly slack?: number;
+  /** Profiling only: bits 1, 2, 4 skip Q·Kᵀ, the softmax, P·V (the result is then wrong). */
+  readonly skip?: number;
 }
 
 export type AttentionVariant = PortableVariant | MatrixVariant;
@@ -87,8 +94,9 @@ export function attentionVariantName(v: AttentionVariant): string {
   if (v.kind === 'portable') return `portable ${v.rows}x${v.threadsPerRow} k${v.keyBlock}`;
   const rows = v.subgroups * v.rowFrags * v.frag.M;
   return (
-    `${v.emulated ? 'mma-emulated' : 'mma'} q${rows} k${v.keyBlock} sg${v.subgroups}x${v.rowFrags} ` +
-    `f${v.frag.M}x${v.frag.N}x${v.frag.K}${v.prefetch ? ' pf' : ''}${v.slack !== undefined ? ` slack${v.slack}` : ''}`
+    `${v.emulated ? 'mma-emulated' : 'mma'} ${v.kv} q${rows} k${v.keyBlock} sg${v.subgroups}x${v.rowFrags} ` +
+    `f${v.frag.M}x${v.frag.N}x${v.frag.K}${v.kv === 'staged' && v.prefetch ? ' pf' : ''}` +
+    `${v.slack !== undefined ? ` slack${v.slack}` : ''}${v.skip ? ` skip${v.skip}` : ''}`
   );
 }
 
@@ -132,6 +140,7 @@ export function chooseAttentionVariant(rt: Runtime, p: AttentionProblem): Attent
       subgroups,
       rowFrags: rows / frag.M,
       keyBlock,
+      kv: 'staged',
       prefetch: true,
     });
     const longKeys = p.nk > 48;
@@ -167,7 +176,7 @@ function matrixLayout(p: AttentionProblem, v: MatrixVariant, real: boolean): Mat
   const os = dp + 4;
   const scrRow = Math.max(ss, os);
   const bq = v.subgroups * rows;
-  const stage = Math.max(2 * v.keyBlock * ks, bq * ks);
+  const stage = v.kv === 'staged' ? 2 * v.keyBlock * ks : 8;
   const threads = v.subgroups * 32;
   const consts = {
     FM: M,
@@ -190,9 +199,9 @@ function matrixLayout(p: AttentionProblem, v: MatrixVariant, real: boolean): Mat
     PREFETCH: v.prefetch,
     REAL_SUBGROUPS: real,
     SLACK: { f32: v.slack ?? DEFAULT_SLACK },
+    XSKIP: v.skip ?? 0,
   };
-  const emulation = real ? 0 : bq * ks * 2;
-  const bytes = stage * 2 + v.subgroups * rows * scrRow * 4 + bq * ps * 2 + 4 + emulation;
+  const bytes = (bq * ks + stage) * 2 + v.subgroups * rows * scrRow * 4 + bq * ps * 2 + 4;
   return { rows, lanesPerRow, dp, consts, bytes };
 }
 
@@ -220,6 +229,10 @@ export function attentionVariantProblem(rt: Runtime, p: AttentionProblem, v: Att
     return 'the key block must be a multiple of 16 and of the fragment N and K';
   }
   if (v.subgroups * 32 > rt.device.limits.maxComputeInvocationsPerWorkgroup) return 'too many threads per workgroup';
+  if (v.kv === 'direct') {
+    if (p.headDim % v.frag.N !== 0 || p.headDim % v.frag.K !== 0) return 'direct K/V fragments must divide the head dim';
+    if (p.nk < v.keyBlock) return `direct K/V needs at least ${v.keyBlock} keys`;
+  }
   const { bytes } = matrixLayout(p, v, !v.emulated);
   return bytes > limit ? `needs ${bytes} B of workgroup memory` : null;
 }
@@ -241,7 +254,8 @@ function kernelCode(p: AttentionProblem, v: AttentionVariant): string {
     return specialize(kernelSource('attention.wgsl'), { dtype: p.dtype, consts });
   }
   const { consts } = matrixLayout(p, v, !v.emulated);
-  const core = kernelSource('attention_mma.wgsl');
+  const kvFile = v.kv === 'staged' ? 'attention_mma_kv_staged.wgsl' : v.emulated ? 'attention_mma_kv_direct_emulated.wgsl' : 'attention_mma_kv_direct.wgsl';
+  const core = kernelSource(kvFile) + kernelSource('attention_mma.wgsl');
   if (v.emulated) return specialize(kernelSource('attention_mma_emulated.wgsl') + core, { dtype: 'f16', enables: ['subgroups'], consts });
   // Fragment offsets derive from the subgroup index, which the uniformity analysis cannot prove
   // uniform; they are uniform within each subgroup, which is what the hardware needs.

@@ -9,7 +9,7 @@
 // tile_a / tile_b and put_a, put_b, load_left, load_right, store_result over them; the wrapper
 // prepends the subgroup-matrix enables and turns off chromium.subgroup_matrix_uniformity
 // (fragment offsets depend on the subgroup id).
-// Expects: SM, SN, SK (fragment shape), SG_M, SG_N, FM, FN, BK (a multiple of SK and of 4).
+// Expects: SM, SN, SK (fragment shape), SG_M, SG_N, FM, FN, BK (a multiple of SK and of 4), INTERIOR.
 
 const LANES: u32 = 32u;
 const THREADS: u32 = SG_M * SG_N * LANES;
@@ -30,39 +30,62 @@ alias ResultFrag = subgroup_matrix_result<f32, SN, SM>;
 
 var<workgroup> scratch: array<f32, SG_M * SG_N * FRAG>;
 
-var<private> next_a: array<vec4<f16>, A_LOADS>; // scalarize
-var<private> next_b: array<vec4<f16>, B_LOADS>; // scalarize
-
-fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) {
-  for (var i = 0u; i < A_LOADS; i++) { // unroll
-    let g = tid + i * THREADS;
-    next_a[i] = a_load4(m0 + g / (BK / 4u), k0 + 4u * (g % (BK / 4u)));
-  }
-  for (var i = 0u; i < B_LOADS; i++) { // unroll
-    let g = tid + i * THREADS;
-    if (B_ALONG_K) {
-      next_b[i] = b_load4(b_cols(n0 + g / (BK / 4u)), k0 + 4u * (g % (BK / 4u)));
-    } else {
-      // THREADS is a multiple of BN/4, so every load of this thread hits the same columns.
-      next_b[i] = b_load4(cols, k0 + g / (BN / 4u));
-    }
-  }
+/** One thread's share of an A and a B tile, in flight from global memory to registers. */
+struct Staged {
+  a: array<vec4<f16>, A_LOADS>,
+  b: array<vec4<f16>, B_LOADS>,
 }
 
-fn stash(tid: u32, buffer: u32) {
+// Thread tid's g-th vec4 of a tile: A row g / (BK/4), k offset 4·(g % (BK/4)); B likewise along
+// K for MODE_NK, else k row g / (BN/4) and column 4·(g % (BN/4)) (the same column for every g,
+// since THREADS is a multiple of BN/4). INTERIOR tiles (the wrapper's guarantee: no edges, rows
+// 4-aligned) skip the bounds checks.
+fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) -> Staged {
+  var s: Staged;
   for (var i = 0u; i < A_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
-    put_a(buffer * A_TILE + (g / (BK / 4u)) * SA + 4u * (g % (BK / 4u)), next_a[i]);
+    let row = m0 + g / (BK / 4u);
+    let k = k0 + 4u * (g % (BK / 4u));
+    if (INTERIOR) {
+      s.a[i] = a[(a_base + row * p.k + k) >> 2u];
+    } else {
+      s.a[i] = a_load4(row, k);
+    }
   }
   for (var i = 0u; i < B_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
-    var at: u32;
     if (B_ALONG_K) {
-      at = buffer * B_TILE + (g / (BK / 4u)) * SB + 4u * (g % (BK / 4u));
+      let col = n0 + g / (BK / 4u);
+      let k = k0 + 4u * (g % (BK / 4u));
+      if (INTERIOR) {
+        s.b[i] = b[(b_base + col * p.k + k) >> 2u];
+      } else {
+        s.b[i] = b_load4(b_cols(col), k);
+      }
     } else {
-      at = buffer * B_TILE + (g / (BN / 4u)) * SB + 4u * (g % (BN / 4u));
+      let k = k0 + g / (BN / 4u);
+      if (INTERIOR) {
+        s.b[i] = b[(b_base + k * p.n + cols.n) >> 2u];
+      } else {
+        s.b[i] = b_load4(cols, k);
+      }
     }
-    put_b(at, next_b[i]);
+  }
+  return s;
+}
+
+fn stash(tid: u32, buffer: u32, s: Staged) {
+  for (var i = 0u; i < A_LOADS; i++) { // unroll
+    let g = tid + i * THREADS;
+    put_a(buffer * A_TILE + (g / (BK / 4u)) * SA + 4u * (g % (BK / 4u)), s.a[i]);
+  }
+  for (var i = 0u; i < B_LOADS; i++) { // unroll
+    let g = tid + i * THREADS;
+    if (B_ALONG_K) {
+      put_b(buffer * B_TILE + (g / (BK / 4u)) * SB + 4u * (g % (BK / 4u)), s.b[i]);
+    } else {
+      put_b(buffer * B_TILE + (g / (BN / 4u)) * SB + 4u * (g % (BN / 4u)), s.b[i]);
+    }
   }
 }
 
@@ -82,12 +105,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   var acc: array<array<ResultFrag, FN>, FM>; // scalarize
 
   let tiles = (p.k + BK - 1u) / BK;
-  fetch(tid, m0, n0, 0u, cols);
-  stash(tid, 0u);
+  var staged = fetch(tid, m0, n0, 0u, cols);
+  stash(tid, 0u, staged);
   workgroupBarrier();
   for (var t = 0u; t < tiles; t++) {
-    let more = t + 1u < tiles;
-    if (more) { fetch(tid, m0, n0, (t + 1u) * BK, cols); }
+    // Always fetch (the last tile again at the end) so the loads issue without a branch; the
+    // extra stash after the last tile fills the buffer nobody reads any more.
+    staged = fetch(tid, m0, n0, min(t + 1u, tiles - 1u) * BK, cols);
     let a_at = (t % 2u) * A_TILE + sg_m * FM * SM * SA;
     let b_at = (t % 2u) * B_TILE;
     for (var kk = 0u; kk < BK; kk += SK) { // unroll
@@ -104,7 +128,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
       }
     }
     // The other buffer was last read before the previous barrier, so it can be refilled now.
-    if (more) { stash(tid, (t + 1u) % 2u); }
+    stash(tid, (t + 1u) % 2u, staged);
     workgroupBarrier();
   }
 

@@ -180,7 +180,7 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
     Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk });
     return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tiled.wgsl'), { dtype: p.a.dtype, consts }));
   }
-  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk });
+  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk, INTERIOR: interior(p, v) });
   const core =
     v.kind === 'tc'
       ? kernelSource('gemm-tc.wgsl') + kernelSource(v.stage === 'f16' ? 'gemm-tc-stage-f16.wgsl' : 'gemm-tc-stage-vec.wgsl')
@@ -204,10 +204,38 @@ function alignment(p: GemmProblem): { A_VEC: boolean; B_VEC: boolean; OUT_VEC: b
   };
 }
 
+/** Whether every tile of a staged subgroup-matrix kernel lies inside A and B with 4-aligned rows (no bounds checks). */
+function interior(p: GemmProblem, v: GemmVariant): boolean {
+  if (v.kind !== 'tc' || p.mode === 'conv') return false;
+  const { bm, bn } = tileShape(v);
+  const { A_VEC, B_VEC } = alignment(p);
+  return A_VEC && B_VEC && p.m % bm === 0 && p.n % bn === 0 && p.k % v.bk === 0;
+}
+
 /** Binds a tensor as an array of vec4s: its size rounded up to 16 bytes (pool buffers are 16-byte multiples). */
 function vec4Binding(t: Tensor): GPUBufferBinding {
   t.assertLive();
   return { buffer: t.buffer, offset: 0, size: Math.min(t.buffer.size, Math.ceil(t.byteLength / 16) * 16) };
+}
+
+const pipelines = new WeakMap<Runtime, Map<string, GPUComputePipeline>>();
+
+/**
+ * The compiled kernel for a problem's layout and a variant. Generating the unrolled WGSL takes
+ * milliseconds, so it happens once per key, not once per call (a U-Net step makes hundreds).
+ */
+function pipelineFor(rt: Runtime, p: GemmProblem, v: GemmVariant): GPUComputePipeline {
+  const { A_VEC, B_VEC, OUT_VEC } = alignment(p);
+  const layout = `${p.mode}${p.conv ? p.conv.kernel : ''} a${+A_VEC}b${+B_VEC}o${+OUT_VEC}i${+interior(p, v)}`;
+  const key = `${p.label} ${p.a.dtype} ${layout} ${variantName(v)}`;
+  let cache = pipelines.get(rt);
+  if (!cache) pipelines.set(rt, (cache = new Map()));
+  let pipeline = cache.get(key);
+  if (!pipeline) {
+    pipeline = rt.pipeline(key, kernelCode(rt, p, v));
+    cache.set(key, pipeline);
+  }
+  return pipeline;
 }
 
 const standIns = new WeakMap<Runtime, Tensor>();
@@ -247,7 +275,7 @@ export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVa
     .u32(p.bias ? 1 : 0, p.residual ? 1 : 0, ACTIVATION_CODE[p.activation ?? 'none'], 0);
   const dummy = p.bias && p.residual ? null : standIn(rt);
   rt.dispatch({
-    pipeline: rt.pipeline(`${p.label} ${p.a.dtype} ${variantName(v)}`, kernelCode(rt, p, v)),
+    pipeline: pipelineFor(rt, p, v),
     uniforms,
     bindings: [vec4Binding(p.a), vec4Binding(p.b), vec4Binding(p.out), p.bias ?? dummy!, vec4Binding(p.residual ?? dummy!)],
     workgroups,

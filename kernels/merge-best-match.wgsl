@@ -55,7 +55,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   }
 
   for (var d0 = 0u; d0 < p.n_dst; d0 += TILE) {
-    var acc: array<f32, 16>;
+    // explicitly zeroed: a bare declaration inside the loop kept the previous sweep's sums on lavapipe
+    var acc = array<f32, 16>();
     for (var k0 = 0u; k0 < p.channels; k0 += KC) {
       // 1024 values per tile, 4 per invocation; 16 neighbouring invocations read one token's channels
       for (var q = 0u; q < 4u; q++) {

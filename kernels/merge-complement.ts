@@ -20,7 +20,8 @@ export function complementTokens(rt: Runtime, dst: Tensor, tokens: number): Tens
   rt.dispatch({
     pipeline: rt.pipeline('merge_complement', kernelSource('merge-complement.wgsl')),
     uniforms: new Uniforms().u32(tokens, nDst),
-    bindings: [dst, flags, src],
+    // an empty dst still needs a non-empty binding (every tensor buffer holds at least 4 bytes)
+    bindings: [nDst === 0 ? { buffer: dst.buffer, offset: 0, size: 4 } : dst, flags, src],
     workgroups: [rows],
   });
   flags.dispose();

@@ -1,23 +1,29 @@
 // Token-merging plug-ins for the U-Net's attention hooks, created by method name. Each method adds
 // one entry to MergeMethodOptions and one to FACTORIES.
 //
-// Sync points: 'tome' never reads the GPU. 'catome' has one: resolveMergeCounts(), to be awaited
-// after every U-Net evaluation (see merge/catome.ts for why its r arrives one evaluation late).
-// Dropping it needs the merged token count to live on the GPU only: fixed-capacity merged tensors
-// [B, N, C] with the count in a buffer, GEMMs (to_q/k/v/out) that take their row count from it
-// (indirect dispatch over row tiles), and attention that takes the query and key counts from it
-// (keys past the count masked out of the softmax); the merge kernels already get r from the match.
+// Sync points: 'tome' and 'importance' never read the GPU. 'catome' has one: resolveMergeCounts(),
+// to be awaited after every U-Net evaluation (see merge/catome.ts for why its r arrives one evaluation late).
+// Dropping it needs the merged token count to live on the GPU only: merged tensors of a fixed
+// capacity ([B, N, C]) with the count in a buffer; the merge kernels taking r from that buffer
+// (today a uniform) and their row count by indirect dispatch; GEMMs (to_q/k/v/out, and ff when
+// merged) whose row count comes from the buffer (indirect dispatch over row tiles); attention whose
+// query and key counts come from it (keys past the count masked out of the softmax, rows past it
+// skipped); and the unmerge reading the count to know where destinations start.
 
 import type { Runtime } from '../runtime/runtime.js';
 import type { AttentionPlugin } from '../unet/hooks.js';
 import { ToMePlugin, type ToMeOptions } from './tome.js';
 import { CaToMePlugin, type CaToMeOptions } from './catome.js';
+import { createTomaPlugin, type TomaOptions } from './toma.js';
+import { ImportancePlugin, type ImportanceOptions } from './importance.js';
 
 export * from './bipartite.js';
 export * from './partition.js';
 export * from './schedules.js';
 export { ToMePlugin, type ToMeOptions } from './tome.js';
 export { CaToMePlugin, type CaToMeOptions, type CaToMeBlockState } from './catome.js';
+export { createTomaPlugin, TOMA_DEFAULTS, type TomaOptions, type TomaBlockState } from './toma.js';
+export { ImportancePlugin, IMPORTANCE_DEFAULTS, type ImportanceOptions } from './importance.js';
 export type { TomesdBlockOptions } from './tomesd-blocks.js';
 
 /** Options of each method, by name. */
@@ -25,6 +31,8 @@ export interface MergeMethodOptions {
   none: Record<string, never>;
   tome: ToMeOptions;
   catome: CaToMeOptions;
+  toma: TomaOptions;
+  importance: ImportanceOptions;
 }
 
 export type MergeMethod = keyof MergeMethodOptions;
@@ -50,6 +58,8 @@ const FACTORIES: { readonly [M in MergeMethod]: Factory<M> } = {
   none: () => ({ method: 'none' }),
   tome: (rt, options) => new ToMePlugin(rt, options),
   catome: (rt, options) => new CaToMePlugin(rt, options),
+  toma: (rt, options) => ({ method: 'toma', ...createTomaPlugin(rt, options) }),
+  importance: (rt, options) => new ImportancePlugin(rt, options),
 };
 
 export const MERGE_METHODS = Object.keys(FACTORIES) as MergeMethod[];

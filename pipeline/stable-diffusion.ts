@@ -146,7 +146,8 @@ export class StableDiffusion {
     private readonly textEncoder: ClipTextEncoder,
     private readonly unet: UNet,
     private readonly vae: AutoencoderKL,
-    private readonly schedulerConfig: Partial<SchedulerConfig>,
+    /** The model's scheduler_config.json, as the schedulers take it. */
+    readonly schedulerConfig: Partial<SchedulerConfig>,
   ) {}
 
   /** Loads a diffusers folder or a single .safetensors checkpoint onto the GPU. */

@@ -1,16 +1,21 @@
 // Kernel microbenchmarks: time, TFLOP/s or GB/s, and the fraction of the device's peak.
 import { Runtime } from '../runtime/runtime.js';
-import { describeGpu, NoAdapterError } from '../runtime/gpu.js';
+import { describeGpu } from '../runtime/gpu.js';
 import { timeGpu } from '../runtime/timing.js';
 import { allCases } from './bench-cases/index.js';
-import type { DType } from '../runtime/dtype.js';
+import { Cli, runScript, UsageError } from './cli.js';
 
-const HELP = `usage: node scripts/bench-kernels.js [--filter text] [--dtype f32|f16] [--json] [--plain]
-Times every kernel at the U-Net's real shapes and prints time, TFLOP/s or GB/s and the fraction of peak.
-  --filter text  only cases whose kernel or name contains text (repeatable, any match)
-  --dtype d      only f32 or f16 cases
-  --json         one JSON object per line instead of the table
-  --plain        portable path: no f16, no subgroup matrices`;
+const cli = new Cli({
+  name: 'bench-kernels',
+  usage: 'node scripts/bench-kernels.js [--filter text] [--dtype f32|f16] [--json] [--plain]',
+  description: "Times every kernel at the U-Net's real shapes and prints time, TFLOP/s or GB/s and the fraction of peak.",
+  options: {
+    filter: { type: 'strings', valueName: 'TEXT', description: 'only cases whose kernel or name contains the text (any match)' },
+    dtype: { type: 'choice', choices: ['f32', 'f16'], description: 'only f32 or f16 cases' },
+    json: { type: 'boolean', description: 'one JSON object per line instead of the table' },
+    plain: { type: 'boolean', description: 'portable path: no f16, no subgroup matrices' },
+  },
+});
 
 interface Peak {
   readonly name: string;
@@ -25,79 +30,45 @@ const PEAKS: { match: RegExp; peak: Peak }[] = [
   { match: /H200/i, peak: { name: 'H200', f16Tflops: 989, f32Tflops: 67, gbPerS: 4800 } },
 ];
 
-function parseArgs(argv: string[]): { filters: string[]; dtype?: DType; json: boolean; plain: boolean } {
-  const filters: string[] = [];
-  let dtype: DType | undefined;
-  let json = false;
-  let plain = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--help' || a === '-h') {
-      console.log(HELP);
-      process.exit(0);
-    } else if (a === '--filter') filters.push(need(argv[++i], a));
-    else if (a === '--dtype') {
-      const d = need(argv[++i], a);
-      if (d !== 'f32' && d !== 'f16') fail(`--dtype must be f32 or f16, not ${d}`);
-      dtype = d;
-    } else if (a === '--json') json = true;
-    else if (a === '--plain') plain = true;
-    else fail(`unknown option ${a}`);
+await runScript(cli, async ({ values: args }) => {
+  const rt = await Runtime.create({ plain: args.plain });
+  const device = describeGpu(rt.gpu);
+  const peak = PEAKS.find((p) => p.match.test(`${rt.gpu.adapterInfo.description} ${rt.gpu.adapterInfo.device}`))?.peak;
+  if (!args.json) console.log(`# ${device}${peak ? `\n# peaks (${peak.name}): f16 ${peak.f16Tflops} TFLOP/s, f32 ${peak.f32Tflops} TFLOP/s, ${peak.gbPerS} GB/s` : ''}`);
+
+  const cases = allCases.filter(
+    (c) =>
+      (args.filter.length === 0 || args.filter.some((f) => c.kernel.includes(f) || c.name.includes(f))) &&
+      (!args.dtype || c.dtype === args.dtype) &&
+      (c.dtype === 'f32' || rt.features.f16),
+  );
+  if (cases.length === 0) {
+    rt.destroy();
+    throw new UsageError('no benchmark matches');
   }
-  return { filters, dtype, json, plain };
-}
 
-function need(v: string | undefined, flag: string): string {
-  if (v === undefined) fail(`${flag} needs a value`);
-  return v;
-}
-
-function fail(message: string): never {
-  console.error(`bench-kernels: ${message}\n\n${HELP}`);
-  process.exit(2);
-}
-
-const args = parseArgs(process.argv.slice(2));
-let rt: Runtime;
-try {
-  rt = await Runtime.create({ plain: args.plain });
-} catch (e) {
-  console.error(e instanceof NoAdapterError ? e.message : `bench-kernels: ${(e as Error).message}`);
-  process.exit(1);
-}
-const device = describeGpu(rt.gpu);
-const peak = PEAKS.find((p) => p.match.test(`${rt.gpu.adapterInfo.description} ${rt.gpu.adapterInfo.device}`))?.peak;
-if (!args.json) console.log(`# ${device}${peak ? `\n# peaks (${peak.name}): f16 ${peak.f16Tflops} TFLOP/s, f32 ${peak.f32Tflops} TFLOP/s, ${peak.gbPerS} GB/s` : ''}`);
-
-const cases = allCases.filter(
-  (c) =>
-    (args.filters.length === 0 || args.filters.some((f) => c.kernel.includes(f) || c.name.includes(f))) &&
-    (!args.dtype || c.dtype === args.dtype) &&
-    (c.dtype === 'f32' || rt.features.f16),
-);
-if (cases.length === 0) fail('no benchmark matches');
-
-for (const c of cases) {
-  let line: Record<string, string | number>;
-  try {
-    const inst = c.setup(rt);
-    const t = await timeGpu(rt, inst.run);
-    inst.dispose();
-    const s = t.medianMs / 1e3;
-    const tflops = c.flops ? c.flops / s / 1e12 : 0;
-    const gbs = c.bytes / s / 1e9;
-    const frac = peak ? (c.flops ? tflops / (c.dtype === 'f16' ? peak.f16Tflops : peak.f32Tflops) : gbs / peak.gbPerS) : NaN;
-    line = { kernel: c.kernel, name: c.name, dtype: c.dtype, variant: inst.variant ?? '', ms: +t.medianMs.toFixed(4), tflops: +tflops.toFixed(2), gbps: +gbs.toFixed(1), peakFraction: +frac.toFixed(3) };
-    if (args.json) console.log(JSON.stringify(line));
-    else {
-      const rate = c.flops ? `${tflops.toFixed(1).padStart(7)} TFLOP/s` : `${gbs.toFixed(0).padStart(7)} GB/s   `;
-      console.log(`${c.name.padEnd(44)} ${c.dtype} ${t.medianMs.toFixed(3).padStart(9)} ms ${rate} ${Number.isNaN(frac) ? '' : `${(frac * 100).toFixed(1).padStart(5)}% of peak`}  ${inst.variant ?? ''}`);
+  for (const c of cases) {
+    let line: Record<string, string | number>;
+    try {
+      const inst = c.setup(rt);
+      const t = await timeGpu(rt, inst.run);
+      inst.dispose();
+      const s = t.medianMs / 1e3;
+      const tflops = c.flops ? c.flops / s / 1e12 : 0;
+      const gbs = c.bytes / s / 1e9;
+      const frac = peak ? (c.flops ? tflops / (c.dtype === 'f16' ? peak.f16Tflops : peak.f32Tflops) : gbs / peak.gbPerS) : NaN;
+      line = { kernel: c.kernel, name: c.name, dtype: c.dtype, variant: inst.variant ?? '', ms: +t.medianMs.toFixed(4), tflops: +tflops.toFixed(2), gbps: +gbs.toFixed(1), peakFraction: +frac.toFixed(3) };
+      if (args.json) console.log(JSON.stringify(line));
+      else {
+        const rate = c.flops ? `${tflops.toFixed(1).padStart(7)} TFLOP/s` : `${gbs.toFixed(0).padStart(7)} GB/s   `;
+        console.log(`${c.name.padEnd(44)} ${c.dtype} ${t.medianMs.toFixed(3).padStart(9)} ms ${rate} ${Number.isNaN(frac) ? '' : `${(frac * 100).toFixed(1).padStart(5)}% of peak`}  ${inst.variant ?? ''}`);
+      }
+    } catch (e) {
+      const msg = (e as Error).message.split('\n').slice(0, 3).join(' | ');
+      if (args.json) console.log(JSON.stringify({ kernel: c.kernel, name: c.name, dtype: c.dtype, error: msg }));
+      else console.log(`${c.name.padEnd(44)} ${c.dtype} FAILED: ${msg}`);
+      process.exitCode = 1;
     }
-  } catch (e) {
-    const msg = (e as Error).message.split('\n').slice(0, 3).join(' | ');
-    if (args.json) console.log(JSON.stringify({ kernel: c.kernel, name: c.name, dtype: c.dtype, error: msg }));
-    else console.log(`${c.name.padEnd(44)} ${c.dtype} FAILED: ${msg}`);
-    process.exitCode = 1;
   }
-}
-rt.destroy();
+  rt.destroy();
+});

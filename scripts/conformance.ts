@@ -5,7 +5,7 @@ import { Runtime } from '../runtime/runtime.js';
 import { describeGpu } from '../runtime/gpu.js';
 import { FixtureError } from '../pipeline/conformance/golden.js';
 import { CONFORMANCE_PARTS } from '../pipeline/conformance/registry.js';
-import { formatRecord, runConformance, summaryLine } from '../pipeline/conformance/run.js';
+import { checkConformanceOptions, formatRecord, runConformance, summaryLine } from '../pipeline/conformance/run.js';
 import { Cli, runScript, UsageError } from './cli.js';
 
 const cli = new Cli({
@@ -32,21 +32,36 @@ const cli = new Cli({
 await runScript(cli, async ({ values, positionals }) => {
   const only = values.only.flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
   const fixtureDir = resolve(positionals[0]!);
+  try {
+    checkConformanceOptions({ fixtureDir, only });
+  } catch (e) {
+    if (e instanceof FixtureError) throw new UsageError(e.message);
+    throw e;
+  }
   const rt = await Runtime.create();
+  if (values.dtype === 'f16' && !rt.features.f16) {
+    rt.destroy();
+    throw new UsageError(`--dtype f16: this device has no shader-f16 (${describeGpu(rt.gpu)}); use --dtype f32`);
+  }
   const started = performance.now();
   const print = (line: string): void => void process.stdout.write(`${line}\n`);
   const json = values.json;
   if (json) print(JSON.stringify({ type: 'header', fixture: fixtureDir, dtype: values.dtype, device: describeGpu(rt.gpu) }));
   else print(`# conformance of ${fixtureDir} (${values.dtype}) on ${describeGpu(rt.gpu)}`);
+  let recordsOfPart = 0;
   try {
     const report = await runConformance(rt, {
       fixtureDir,
       dtype: values.dtype,
       only: only.length > 0 ? only : undefined,
       onPartDone: (part, seconds) => {
-        if (!json) print(`# ${part}: ${seconds.toFixed(1)} s`);
+        if (!json && recordsOfPart > 0) print(`# ${part}: ${seconds.toFixed(1)} s`);
+        recordsOfPart = 0;
       },
-      onRecord: (r) => print(json ? JSON.stringify(r, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) : formatRecord(r)),
+      onRecord: (r) => {
+        recordsOfPart++;
+        print(json ? JSON.stringify(r, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) : formatRecord(r));
+      },
     });
     const seconds = (performance.now() - started) / 1000;
     const line = summaryLine(report);

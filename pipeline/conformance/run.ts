@@ -54,22 +54,35 @@ export function partByName(name: string, parts: readonly ConformancePart[] = CON
   return parts.find((p) => p.name === key);
 }
 
-export async function runConformance(rt: Runtime, options: ConformanceOptions): Promise<ConformanceReport> {
+/**
+ * Checks what can be checked before any GPU work: the part names, the fixture's layout. Throws
+ * FixtureError (bad usage); returns the parts to run.
+ */
+export function checkConformanceOptions(options: Pick<ConformanceOptions, 'fixtureDir' | 'only' | 'parts'>): readonly ConformancePart[] {
   const all = options.parts ?? CONFORMANCE_PARTS;
-  const selected = options.only
+  const selected = options.only && options.only.length > 0
     ? options.only.map((n) => {
         const p = partByName(n, all);
         if (!p) throw new FixtureError(`unknown part ${JSON.stringify(n)} (parts: ${all.map((x) => x.name).join(', ')})`);
         return p;
       })
     : all;
+  const fixture = options.fixtureDir;
+  if (!existsSync(fixture)) throw new FixtureError(`fixture directory ${fixture} does not exist`);
+  if (!existsSync(join(fixture, 'model'))) throw new FixtureError(`${fixture} has no model/ folder (the diffusers-layout model the goldens were made with)`);
+  GoldenSet.open(join(fixture, 'golden'));
+  return selected;
+}
+
+export async function runConformance(rt: Runtime, options: ConformanceOptions): Promise<ConformanceReport> {
+  const all = options.parts ?? CONFORMANCE_PARTS;
+  const selected = checkConformanceOptions(options);
   if (options.dtype === 'f16' && !rt.features.f16) {
     throw new FixtureError('--dtype f16: this device has no shader-f16, so the f16 path cannot run here; use --dtype f32');
   }
   const fixture = options.fixtureDir;
   const modelDir = join(fixture, 'model');
   const singlePath = join(fixture, 'single-file.safetensors');
-  if (!existsSync(modelDir)) throw new FixtureError(`${fixture} has no model/ folder (the diffusers-layout model the goldens were made with)`);
   const golden = GoldenSet.open(join(fixture, 'golden'));
 
   const records: ConformanceRecord[] = [];

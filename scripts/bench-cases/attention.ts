@@ -81,34 +81,89 @@ export const attentionCases: BenchCase[] = [
   ...[cross1024, self256, self64, self16384].map((s) => attentionCase(s, 'f16')),
 ];
 
-/** Tile shapes for the tensor-core kernel: [subgroups, row fragments, key block, prefetch]. */
-const SWEEP_TILES: [number, number, number, boolean][] = [
-  [4, 1, 32, true],
-  [4, 1, 64, true],
-  [4, 1, 64, false],
-  [2, 2, 32, true],
-  [2, 2, 64, true],
-  [4, 2, 32, true],
-  [8, 1, 64, true],
-  [2, 1, 64, true],
-  [1, 2, 64, true],
-];
+interface Tile {
+  readonly frag: string;
+  readonly subgroups: number;
+  readonly rows: number;
+  readonly keyBlock: number;
+  readonly kv: 'staged' | 'direct';
+  readonly prefetch?: boolean;
+  readonly skip?: number;
+}
 
-function sweepPick(fragIndex: number, [subgroups, rowFrags, keyBlock, prefetch]: [number, number, number, boolean]): VariantPick {
+function sweepPick(tile: Tile): VariantPick {
   return (rt) => {
-    const f = attentionFragments(rt)[fragIndex];
-    if (!f) throw new Error(`no fragment shape #${fragIndex} on this device`);
-    const frag = { M: f.M, N: f.N, K: f.K };
-    const v: MatrixVariant = { kind: 'mma', frag, subgroups, rowFrags: (rowFrags * 16) / f.M, keyBlock, prefetch };
+    const f = attentionFragments(rt).find((c) => `${c.M}x${c.N}x${c.K}` === tile.frag);
+    if (!f) throw new Error(`no ${tile.frag} f16→f32 subgroup matrices on this device`);
+    const v: MatrixVariant = {
+      kind: 'mma',
+      frag: { M: f.M, N: f.N, K: f.K },
+      subgroups: tile.subgroups,
+      rowFrags: tile.rows / f.M,
+      keyBlock: tile.keyBlock,
+      kv: tile.kv,
+      prefetch: tile.prefetch ?? true,
+      skip: tile.skip,
+    };
     return v;
   };
 }
 
-// `--filter attn-sweep`: tile shapes (and every fragment shape the device offers, at the headline
-// shape) for the tensor-core kernel.
-export const attentionSweepCases: BenchCase[] = [
-  ...[0, 1, 2].flatMap((fi) => SWEEP_TILES.map((tile, ti) => attentionCase(self4096, 'f16', 'attn-sweep', sweepPick(fi, tile), ` #${fi}.${ti}`))),
-  ...[cross4096, self1024].flatMap((shape) =>
-    SWEEP_TILES.slice(0, 6).map((tile, ti) => attentionCase(shape, 'f16', 'attn-sweep', sweepPick(0, tile), ` #0.${ti}`)),
-  ),
+const t = (frag: string, subgroups: number, rows: number, keyBlock: number, kv: 'staged' | 'direct', extra: Partial<Tile> = {}): Tile => ({
+  frag,
+  subgroups,
+  rows,
+  keyBlock,
+  kv,
+  ...extra,
+});
+
+const SWEEP: [Shape, Tile[]][] = [
+  [
+    self4096,
+    [
+      t('16x8x8', 4, 16, 32, 'staged'),
+      t('16x8x8', 4, 16, 32, 'staged', { skip: 7 }),
+      t('16x8x8', 4, 16, 32, 'direct'),
+      t('16x8x8', 4, 16, 32, 'direct', { skip: 1 }),
+      t('16x8x8', 4, 16, 32, 'direct', { skip: 2 }),
+      t('16x8x8', 4, 16, 32, 'direct', { skip: 4 }),
+      t('16x8x8', 4, 16, 32, 'direct', { skip: 7 }),
+      t('16x8x8', 4, 16, 64, 'direct'),
+      t('16x8x8', 4, 16, 16, 'direct'),
+      t('16x8x8', 2, 16, 32, 'direct'),
+      t('16x8x8', 1, 16, 32, 'direct'),
+      t('16x8x8', 1, 32, 32, 'direct'),
+      t('16x8x8', 2, 32, 32, 'direct'),
+      t('16x8x8', 4, 32, 32, 'direct'),
+      t('16x8x8', 8, 16, 32, 'direct'),
+      t('16x8x16', 4, 16, 32, 'direct'),
+      t('16x16x16', 4, 16, 64, 'staged'),
+    ],
+  ],
+  [
+    cross4096,
+    [t('16x8x8', 4, 16, 32, 'staged'), t('16x8x8', 4, 16, 32, 'direct'), t('16x8x8', 4, 16, 16, 'direct'), t('16x8x8', 2, 16, 32, 'direct')],
+  ],
+  [
+    self1024,
+    [
+      t('16x16x16', 4, 16, 32, 'staged'),
+      t('16x16x16', 4, 16, 32, 'direct'),
+      t('16x8x16', 4, 16, 32, 'direct'),
+      t('16x8x8', 4, 16, 32, 'direct'),
+      t('16x8x8', 2, 16, 32, 'direct'),
+      t('16x8x8', 2, 32, 32, 'direct'),
+    ],
+  ],
+  [self256, [t('16x8x8', 2, 16, 32, 'direct'), t('16x16x16', 2, 16, 32, 'direct'), t('16x8x8', 1, 16, 32, 'direct')]],
+  [self16384, [t('16x8x8', 4, 16, 32, 'direct'), t('16x8x8', 2, 16, 32, 'direct'), t('16x8x8', 4, 16, 32, 'staged')]],
 ];
+
+const tileName = (x: Tile) => ` [${x.frag} ${x.kv} sg${x.subgroups} q${x.rows} k${x.keyBlock}${x.skip ? ` skip${x.skip}` : ''}]`;
+
+// `--filter attn-sweep`: tile shapes, fragment shapes and K/V access for the tensor-core kernel
+// (skip = phases left out, to see where the time goes).
+export const attentionSweepCases: BenchCase[] = SWEEP.flatMap(([shape, tiles]) =>
+  tiles.map((tile) => attentionCase(shape, 'f16', 'attn-sweep', sweepPick(tile), tileName(tile))),
+);

@@ -5,7 +5,7 @@
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { writeSafetensorsStreaming, type TensorChunk, type TensorToStream } from '../../runtime/safetensors.js';
 import { TensorRng } from './rng.js';
 import { toF16Bits } from './f16.js';
@@ -159,5 +159,3 @@ function provenance(plan: CheckpointPlan, seed: number): Record<string, unknown>
     files: Object.fromEntries(plan.components.map((c) => [c.weightsFile, c.bytes])),
   };
 }
-
-export { basename };

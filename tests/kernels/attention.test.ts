@@ -84,6 +84,25 @@ const name = (c: Case) => `B${c.batch} H${c.heads} d${c.d} ${c.nq}x${c.nk}${c.ca
 
 interface Asserts {
   ok(value: boolean, message: string): unknown;
+  comment(message: string): unknown;
+}
+
+/** Where a failed result is wrong: the worst (batch, head) pairs and their worst row and column. */
+function whereWrong(c: Case, got: Float32Array, want: Float32Array): string {
+  const w = c.heads * c.d;
+  const worst = new Map<string, { err: number; row: number; col: number; bad: number }>();
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(got[i]! - want[i]!);
+    const b = Math.floor(i / (c.nq * w));
+    const row = Math.floor(i / w) % c.nq;
+    const h = Math.floor((i % w) / c.d);
+    const key = `b${b}h${h}`;
+    const e = worst.get(key) ?? { err: 0, row: -1, col: -1, bad: 0 };
+    if (err > 1e-2) e.bad++;
+    if (err > e.err) Object.assign(e, { err, row, col: i % c.d });
+    worst.set(key, e);
+  }
+  return [...worst.entries()].map(([k, e]) => `${k}: ${e.bad} bad, worst ${e.err.toFixed(3)} at row ${e.row} col ${e.col}`).join('; ');
 }
 
 async function check(t: Asserts, rt: Runtime, c: Case, dtype: DType, variant?: AttentionVariant): Promise<void> {
@@ -108,6 +127,7 @@ async function check(t: Asserts, rt: Runtime, c: Case, dtype: DType, variant?: A
   );
   const err = maxRelError(got, want);
   t.ok(err <= KERNEL_TOLERANCE[dtype], `${name(c)} ${dtype} [${ran}] max rel error ${err.toExponential(2)}`);
+  if (!(err <= KERNEL_TOLERANCE[dtype])) t.comment(whereWrong(c, got, want));
 }
 
 const small: Case[] = [
@@ -144,13 +164,15 @@ const matrixCases: Case[] = [
 
 /** Variants that reach every path: both lane layouts, prefetch on and off, rescaling forced. */
 function matrixVariants(frag: MatrixVariant['frag'], emulated: boolean): MatrixVariant[] {
-  const base = { kind: 'mma', frag, emulated, prefetch: true } as const;
+  const base = { kind: 'mma', frag, emulated, prefetch: true, kv: 'staged' } as const;
   const rf = 32 / frag.M;
   return [
     { ...base, subgroups: 4, rowFrags: 1, keyBlock: 32 },
     { ...base, subgroups: 1, rowFrags: rf, keyBlock: 64, prefetch: false },
     { ...base, subgroups: 1, rowFrags: 1, keyBlock: 16, slack: 0 },
     { ...base, subgroups: 2, rowFrags: rf, keyBlock: 64 },
+    { ...base, subgroups: 4, rowFrags: 1, keyBlock: 32, kv: 'direct' },
+    { ...base, subgroups: 1, rowFrags: rf, keyBlock: 16, kv: 'direct', slack: 0 },
   ];
 }
 

@@ -8,7 +8,9 @@ import { countAtLeastThreshold, disposePartition, matchBipartite, planMerge, rea
 import { CaToMePlugin, type CaToMeBlockState } from '../../merge/catome.js';
 import { CA_TOME_SCHEDULES, checkpointSteps } from '../../merge/schedules.js';
 import { createMergePlugin } from '../../merge/index.js';
-import type { BlockPlace, Evaluation } from '../../unet/hooks.js';
+import { AttentionHooks, type BlockPlace, type Evaluation } from '../../unet/hooks.js';
+import { maxRelError } from '../support/compare.js';
+import { loadTinyUNet, openUNetGolden } from '../unet/fixture.js';
 import { MERGE_CASES, maxAbsDiff, openMergeGolden } from './golden.js';
 
 const THRESHOLDS = [0.9, 0.7, 0.5];
@@ -146,4 +148,38 @@ t.test('CA-ToMe block state is released by dispose()', async (t) => {
   t.equal(state.match, null);
   t.equal(state.partition, null);
   x.dispose();
+});
+
+t.setTimeout(900_000);
+
+t.test('the tiny U-Net under the CA-ToMe plug-in, with the count resolved between evaluations', { timeout: 900_000 }, async (t) => {
+  const rt = await testRuntime();
+  const golden = await openUNetGolden(rt);
+  const unet = await loadTinyUNet(rt, 'f32');
+  const forward = async (hooks: AttentionHooks<unknown> | undefined, step: number) => {
+    const out = unet.forward(golden.sample, 981, golden.context, { step, hooks, guidance: 'cfg' });
+    const values = await rt.read(out);
+    out.dispose();
+    return values;
+  };
+  const reference = await forward(undefined, 0);
+  // a low threshold so the tiny model's blocks merge something
+  const plugin = createMergePlugin(rt, { method: 'catome', threshold: 0.2, checkpoints: 'CONFIG_3', useRand: false });
+  const hooks = new AttentionHooks(plugin);
+  t.equal(maxRelError(await forward(hooks, 0), reference), 0, 'evaluation 0 (checkpoint, no count yet): unmerged');
+  await plugin.resolveMergeCounts!();
+  t.equal(plugin.syncPoints, 1, 'one sync after the checkpoint evaluation');
+  const merged = await forward(hooks, 1);
+  await plugin.resolveMergeCounts!();
+  t.equal(plugin.syncPoints, 1, 'no sync after a cached evaluation');
+  t.ok(merged.every(Number.isFinite), 'finite');
+  t.ok(maxRelError(merged, reference) > 1e-4, `cached pairs change the output (${maxRelError(merged, reference).toExponential(2)})`);
+  const merging = unet.sites.filter((s) => (hooks.stateOf(s.name) as CaToMeBlockState | undefined)?.plan);
+  t.same(merging.map((s) => s.downsample), merging.map(() => 1), 'only full-resolution blocks merge');
+  t.ok(merging.length > 0, `${merging.length} blocks merge`);
+  hooks.dispose();
+  t.teardown(async () => {
+    unet.dispose();
+    await golden.dispose();
+  });
 });

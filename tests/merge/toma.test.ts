@@ -11,6 +11,7 @@ import { tomaUnmerge } from '../../kernels/toma-unmerge.js';
 import { computeTomaAssignment } from '../../merge/toma-assignment.js';
 import { createTomaPlugin, TOMA_DEFAULTS, type TomaBlockState } from '../../merge/toma.js';
 import { referenceMerge } from '../../merge/toma-reference.js';
+import { createMergePlugin } from '../../merge/index.js';
 import { AttentionHooks, type BlockPlace, type Evaluation } from '../../unet/hooks.js';
 import { loadTinyUNet, openUNetGolden } from '../unet/fixture.js';
 
@@ -250,6 +251,8 @@ t.test('recompute interval: the step-0 assignment serves steps 1..k−1 and is r
   none.dispose();
   t.throws(() => createTomaPlugin(rt, { ratio: 1 }), /ratio 1 must be in \[0, 1\)/);
   t.throws(() => createTomaPlugin(rt, { recomputeInterval: 0 }), /recomputeInterval/);
+  const registered = createMergePlugin(rt, { method: 'toma', ratio: 0.25 });
+  t.ok(registered.method === 'toma' && typeof registered.planBlock === 'function', "createMergePlugin knows 'toma'");
   t.same(TOMA_DEFAULTS, { ratio: 0.5, tiles: 256, scale: 1000, recomputeInterval: 3, mergeMlp: false, maxDownsample: 1 });
 });
 

@@ -114,6 +114,30 @@ t.test('the ToMe plug-in wraps attn1 only (tomesd defaults) and reproduces the g
   await golden.close();
 });
 
+t.test('f16 tokens: the same merge within f16 tolerance (unmerged, which does not depend on near-tie order)', async (t) => {
+  const rt = await testRuntime();
+  if (!rt.features.f16) {
+    t.pass('no shader-f16 on this device');
+    return;
+  }
+  const golden = await openMergeGolden();
+  const plugin = new ToMePlugin(rt, { ratio: 0.5, useRand: false });
+  for (const { width, height } of MERGE_CASES) {
+    const x = rt.keep(rt.upload(await golden.read(`w${width}h${height}.x`), [2, width * height, 32], 'f16'));
+    const out = rt.tidy(() => {
+      const plan = plugin.planBlock(x, { place: place(width, height, 32), evaluation: evaluation(0, width, height), state: undefined })!;
+      return plan.attn1!.unmergeAdd!(plan.attn1!.merge!(x), rt.zeros(x.shape, 'f16'));
+    });
+    t.equal(out.dtype, 'f16');
+    const err = maxRelError(await rt.read(out), await golden.read(`w${width}h${height}.tome0.5.unmerged`));
+    t.ok(err <= 2e-3, `w${width}h${height}: unmerged max rel error ${err.toExponential(2)}`);
+    out.dispose();
+    x.dispose();
+  }
+  plugin.dispose();
+  await golden.close();
+});
+
 t.test('random destinations: one per cell, seeded, and the same for both CFG halves', async (t) => {
   const rt = await testRuntime();
   const golden = await openMergeGolden();
@@ -158,9 +182,6 @@ t.test('the tiny U-Net under the ToMe plug-in', { timeout: 900_000 }, async (t) 
   t.ok(half.every(Number.isFinite), 'ratio 0.5: finite');
   const change = maxRelError(half, reference);
   t.ok(change > 1e-4, `ratio 0.5 changes the output (max rel ${change.toExponential(2)})`);
-  const random = await run(new ToMePlugin(rt, { ratio: 0.5, seed: 1 }));
-  t.ok(random.every(Number.isFinite), 'random destinations: finite');
-  t.ok(maxRelError(random, reference) > 1e-4, 'random destinations change the output');
   t.teardown(async () => {
     unet.dispose();
     await golden.dispose();

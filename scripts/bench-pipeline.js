@@ -1,0 +1,1 @@
+import '../dist/scripts/bench-pipeline.js';

@@ -1,0 +1,198 @@
+// End-to-end benchmark: seconds per image split by stage, U-Net time per evaluation and achieved
+// TFLOP/s, peak host RSS. The GPU is synced at stage boundaries only; the scheduler's share of the
+// loop is timed by running the same scheduler alone on tensors of the same size, and --profile
+// instead syncs after every U-Net pass and scheduler step (exact split, a little slower overall).
+import { Runtime } from '../runtime/runtime.js';
+import { describeGpu } from '../runtime/gpu.js';
+import { StableDiffusion, type GenerateOptions, type GenerationResult } from '../pipeline/stable-diffusion.js';
+import { TorchGenerator } from '../pipeline/torch-generator.js';
+import { ProgressReporter } from '../pipeline/progress.js';
+import { createScheduler, type SchedulerConfig, type SchedulerKind } from '../scheduler/index.js';
+import { unetFlops } from '../unet/flops.js';
+import { Cli, runScript } from './cli.js';
+import { BUNDLED_MODEL_NOTICE, loadOptions, MERGE_OPTIONS, mergeOptions, MODEL_OPTIONS, modelPath, SAMPLING_OPTIONS } from './pipeline-options.js';
+
+const cli = new Cli({
+  name: 'bench-pipeline',
+  usage: 'node scripts/bench-pipeline.js [--model DIR|FILE] [--width N --height N] [--steps N] [--n N] [--runs N] [--merge METHOD] [--json] [--profile]',
+  description:
+    'Times whole generations: a warm-up, then several runs; prints median and min seconds per image split by stage ' +
+    '(text, U-Net, scheduler, decode), U-Net ms per evaluation and TFLOP/s (dense FLOPs from the architecture), peak host RSS.',
+  options: {
+    ...MODEL_OPTIONS,
+    ...SAMPLING_OPTIONS,
+    ...MERGE_OPTIONS,
+    prompt: { type: 'string', default: 'a photograph of an astronaut riding a horse', description: 'the prompt' },
+    seed: { type: 'integer', default: 1234, min: 0, description: 'seed of every run' },
+    runs: { type: 'integer', default: 3, min: 1, description: 'measured runs' },
+    warmup: { type: 'integer', default: 1, min: 0, description: 'runs before measuring (shader compilation, pool growth)' },
+    profile: { type: 'boolean', description: 'sync after every U-Net pass and scheduler step to time them apart' },
+    json: { type: 'boolean', description: 'one JSON object instead of the table' },
+    quiet: { type: 'boolean', short: 'q', description: 'no progress output' },
+  },
+});
+
+interface RunFigures {
+  readonly perImageS: number;
+  readonly textS: number;
+  readonly unetS: number;
+  readonly schedulerS: number;
+  readonly decodeS: number;
+}
+
+await runScript(cli, async ({ values }) => {
+  const model = modelPath(values);
+  const log = (line: string) => {
+    if (!values.json) process.stderr.write(`${line}\n`);
+  };
+  if (model.bundled) log(BUNDLED_MODEL_NOTICE);
+  const reporter = values.quiet || values.json ? null : new ProgressReporter();
+  const load = loadOptions(values);
+  const runtime = await Runtime.create(load.gpu);
+  const loadStart = performance.now();
+  let sd: StableDiffusion;
+  try {
+    sd = await StableDiffusion.load(model.path, { ...load, runtime, onProgress: reporter?.update });
+  } catch (e) {
+    runtime.destroy();
+    throw e;
+  }
+  const loadS = (performance.now() - loadStart) / 1000;
+  try {
+    const options: GenerateOptions = {
+      prompt: values.prompt,
+      steps: values.steps,
+      guidanceScale: values.guidance,
+      scheduler: values.scheduler,
+      n: values.n,
+      width: values.width,
+      height: values.height,
+      seed: values.seed,
+      clipSkip: values['clip-skip'],
+      merge: mergeOptions(values),
+      profile: values.profile,
+    };
+    const settings = sd.resolve(options);
+    log(`${describeGpu(runtime.gpu)}\nmodel ${sd.info.path} (${sd.dtype}, VAE ${sd.info.vaeDType}), loaded in ${loadS.toFixed(2)} s`);
+    log(`${settings.n} image(s) ${settings.width}x${settings.height}, ${settings.steps} ${settings.scheduler} steps, guidance ${settings.guidanceScale}, merge ${values.merge}`);
+
+    for (let i = 0; i < values.warmup; i++) {
+      log(`warm-up ${i + 1}/${values.warmup}`);
+      await sd.generateWithStats({ ...options, onProgress: reporter?.update });
+    }
+    const guided = settings.guidanceScale > 1;
+    const latentShape = [settings.n, sd.info.unet.inChannels, settings.height / sd.vaeScale, settings.width / sd.vaeScale];
+    const runs: RunFigures[] = [];
+    let last: GenerationResult | null = null;
+    for (let i = 0; i < values.runs; i++) {
+      log(`run ${i + 1}/${values.runs}`);
+      const r = await sd.generateWithStats({ ...options, onProgress: reporter?.update });
+      const t = r.timings;
+      const schedulerMs = t.schedulerMs ?? (await timeSchedulerAlone(runtime, settings.scheduler, settings.steps, sd.schedulerConfig, latentShape));
+      const unetMs = t.unetMs ?? t.denoiseMs - schedulerMs;
+      const n = r.images.length;
+      runs.push({ perImageS: t.totalMs / 1000 / n, textS: t.textMs / 1000 / n, unetS: unetMs / 1000 / n, schedulerS: schedulerMs / 1000 / n, decodeS: t.decodeMs / 1000 / n });
+      last = r;
+    }
+    const evaluations = last!.evaluations;
+    const flops = unetFlops(sd.info.unet, {
+      batch: (guided ? 2 : 1) * settings.n,
+      latentHeight: latentShape[2]!,
+      latentWidth: latentShape[3]!,
+      contextTokens: sd.info.textEncoder.maxPositions,
+    });
+    const median = (f: (r: RunFigures) => number) => medianOf(runs.map(f));
+    const unetEvalMs = (median((r) => r.unetS) * settings.n * 1000) / evaluations;
+    const tflops = flops.total / (unetEvalMs / 1000) / 1e12;
+    const rssBytes = process.resourceUsage().maxRSS * 1024;
+    const pool = runtime.pool.stats();
+    const report = {
+      device: describeGpu(runtime.gpu),
+      model: sd.info.path,
+      dtype: sd.dtype,
+      vaeDType: sd.info.vaeDType,
+      width: settings.width,
+      height: settings.height,
+      n: settings.n,
+      steps: settings.steps,
+      scheduler: settings.scheduler,
+      evaluations,
+      guidance: settings.guidanceScale,
+      merge: options.merge ?? { method: 'none' },
+      runs: runs.length,
+      profile: values.profile,
+      loadS: round(loadS),
+      perImageS: { median: round(median((r) => r.perImageS)), min: round(Math.min(...runs.map((r) => r.perImageS))) },
+      stagesPerImageS: {
+        text: round(median((r) => r.textS)),
+        unet: round(median((r) => r.unetS)),
+        scheduler: round(median((r) => r.schedulerS)),
+        decode: round(median((r) => r.decodeS)),
+      },
+      unetMsPerEvaluation: round(unetEvalMs),
+      unetGflopPerEvaluation: round(flops.total / 1e9),
+      unetTflops: round(tflops),
+      peakRssMiB: round(rssBytes / 2 ** 20),
+      gpuPoolPeakMiB: round(pool.peakBytes / 2 ** 20),
+      runsPerImageS: runs.map((r) => round(r.perImageS)),
+    };
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      return;
+    }
+    const s = report.stagesPerImageS;
+    const lines = [
+      `per image: median ${report.perImageS.median} s, min ${report.perImageS.min} s over ${runs.length} run(s)`,
+      `  text ${s.text} s | U-Net ${s.unet} s | scheduler ${s.scheduler} s | decode ${s.decode} s   (median per image${values.profile ? ', profiled' : ''})`,
+      `U-Net: ${report.unetMsPerEvaluation} ms per evaluation (batch ${(guided ? 2 : 1) * settings.n}, ${evaluations} evaluations), ` +
+        `${report.unetGflopPerEvaluation} GFLOP each, ${report.unetTflops} TFLOP/s${options.merge ? ' (dense FLOPs: effective rate with merging)' : ''}`,
+      `peak host RSS ${report.peakRssMiB} MiB, GPU pool peak ${report.gpuPoolPeakMiB} MiB`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    sd.dispose();
+    runtime.destroy();
+  }
+});
+
+/**
+ * The scheduler's part of the loop: every step of the same scheduler on latents of the same shape,
+ * with a fixed noise prediction, between two syncs.
+ */
+async function timeSchedulerAlone(rt: Runtime, kind: SchedulerKind, steps: number, config: Partial<SchedulerConfig>, shape: number[]): Promise<number> {
+  const scheduler = createScheduler(kind, steps, config);
+  const generator = new TorchGenerator(0);
+  const latents = rt.upload(generator.randn(shape), shape, 'f32');
+  const eps = rt.upload(generator.randn(shape), shape, 'f32');
+  let x = latents;
+  try {
+    await rt.sync();
+    const start = performance.now();
+    for (let i = 0; i < scheduler.timesteps.length; i++) {
+      const current = x;
+      const next = rt.tidy(() => {
+        scheduler.scaleModelInput(rt, current, i);
+        return scheduler.step(rt, eps, i, current);
+      });
+      if (current !== latents) current.dispose();
+      x = next;
+    }
+    await rt.sync();
+    return performance.now() - start;
+  } finally {
+    if (x !== latents) x.dispose();
+    latents.dispose();
+    eps.dispose();
+    scheduler.dispose();
+  }
+}
+
+function medianOf(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function round(v: number): number {
+  return Number(v.toPrecision(4));
+}

@@ -1,0 +1,1 @@
+import '../dist/scripts/make-random-checkpoint.js';
