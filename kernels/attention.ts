@@ -61,6 +61,7 @@ export interface AttentionProblem {
 const LOG2E = Math.LOG2E;
 const PORTABLE_WORKGROUP_BYTES = 24 * 1024;
 const DEFAULT_SLACK = 8;
+const HARDWARE_MIN_HEAD_DIM = 32;
 
 export function attentionProblem(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): AttentionProblem {
   const what = () => `attention: q ${formatShape(q.shape)}, k ${formatShape(k.shape)}, v ${formatShape(v.shape)}, heads ${options.heads}`;
@@ -132,26 +133,24 @@ function portableBytes(d: number, rows: number, g: number, keyBlock: number): nu
  * subgroup matrices and the head dim is a multiple of 8, else the portable kernel.
  */
 export function chooseAttentionVariant(rt: Runtime, p: AttentionProblem): AttentionVariant {
-  const frag = attentionFragments(rt)[0];
-  if (frag && p.dtype === 'f16') {
-    const mk = (subgroups: number, rows: number, keyBlock: number): MatrixVariant => ({
-      kind: 'mma',
-      frag: { M: frag.M, N: frag.N, K: frag.K },
-      subgroups,
-      rowFrags: rows / frag.M,
-      keyBlock,
-      kv: 'staged',
-      prefetch: true,
-    });
-    const longKeys = p.nk > 48;
-    const candidates =
-      p.headDim <= 48
-        ? [mk(4, 16, longKeys ? 64 : 32), mk(4, 16, 32)]
-        : p.headDim <= 96
-          ? [mk(4, 16, 32), mk(2, 16, 32)]
-          : [mk(2, 16, 32), mk(1, 16, 32), mk(1, 16, 16)];
-    const fit = candidates.find((v) => attentionVariantProblem(rt, p, v) === null);
-    if (fit) return fit;
+  if (p.dtype === 'f16') {
+    // The fragment shape that pads the head dim least (d = 40: 16×8×8), then the largest.
+    const padded = (c: SubgroupMatrixConfig) => Math.ceil(p.headDim / Math.max(c.N, c.K, 8)) * Math.max(c.N, c.K, 8);
+    const frags = [...attentionFragments(rt)].sort((a, b) => padded(a) - padded(b));
+    for (const frag of frags) {
+      const mk = (subgroups: number, keyBlock: number): MatrixVariant => ({
+        kind: 'mma',
+        frag: { M: frag.M, N: frag.N, K: frag.K },
+        subgroups,
+        rowFrags: 16 / frag.M,
+        keyBlock,
+        kv: 'staged',
+        prefetch: true,
+      });
+      const candidates = p.headDim <= 96 ? [mk(4, 32), mk(2, 32), mk(1, 32)] : [mk(2, 32), mk(1, 32), mk(1, 16)];
+      const fit = candidates.find((v) => attentionVariantProblem(rt, p, v) === null);
+      if (fit) return fit;
+    }
   }
   return portableVariant(p);
 }
@@ -173,10 +172,8 @@ function matrixLayout(p: AttentionProblem, v: MatrixVariant, real: boolean): Mat
   const ks = (dp / 8) % 2 === 0 ? dp + 8 : dp;
   const ps = (v.keyBlock / 8) % 2 === 0 ? v.keyBlock + 8 : v.keyBlock;
   const ss = v.keyBlock + 4 * lanesPerRow;
-  const os = dp + 4;
-  const scrRow = Math.max(ss, os);
   const bq = v.subgroups * rows;
-  const stage = v.kv === 'staged' ? 2 * v.keyBlock * ks : 8;
+  const stage = v.kv === 'staged' ? Math.max(2 * v.keyBlock * ks, bq * ks) : bq * ks;
   const threads = v.subgroups * 32;
   const consts = {
     FM: M,
@@ -190,8 +187,6 @@ function matrixLayout(p: AttentionProblem, v: MatrixVariant, real: boolean): Mat
     KS: ks,
     PS: ps,
     SS: ss,
-    OS: os,
-    SCR_ROW: scrRow,
     STAGE: stage,
     PF: Math.ceil((v.keyBlock * (dp / 8)) / threads),
     LPR: lanesPerRow,
@@ -201,7 +196,8 @@ function matrixLayout(p: AttentionProblem, v: MatrixVariant, real: boolean): Mat
     SLACK: { f32: v.slack ?? DEFAULT_SLACK },
     XSKIP: v.skip ?? 0,
   };
-  const bytes = (bq * ks + stage) * 2 + v.subgroups * rows * scrRow * 4 + bq * ps * 2 + 4;
+  const emulation = real ? 0 : bq * ks * 2;
+  const bytes = stage * 2 + v.subgroups * rows * ss * 4 + bq * ps * 2 + 4 + emulation;
   return { rows, lanesPerRow, dp, consts, bytes };
 }
 
@@ -222,6 +218,11 @@ export function attentionVariantProblem(rt: Runtime, p: AttentionProblem, v: Att
     return 'the tensor-core kernel needs subgroups';
   } else if (!attentionFragments(rt).some((c) => c.M === v.frag.M && c.N === v.frag.N && c.K === v.frag.K)) {
     return `the device has no ${v.frag.M}x${v.frag.N}x${v.frag.K} f16→f32 subgroup matrices`;
+  } else if (p.headDim < HARDWARE_MIN_HEAD_DIM || v.keyBlock < 32) {
+    // Measured on the H100 (Dawn/Vulkan): head dims 8 and 16, and 16-key blocks with 16×16×16
+    // fragments, came out wrong on hardware fragments while the same tiling was exact with
+    // emulated ones and for head dims 40, 80, 160. Cause not found yet; keep to what passed.
+    return `hardware fragments are only verified for head dims ≥ ${HARDWARE_MIN_HEAD_DIM} and key blocks ≥ 32`;
   }
   const rows = v.rowFrags * v.frag.M;
   if (!Number.isInteger(v.rowFrags) || (rows !== 16 && rows !== 32)) return 'a subgroup must own 16 or 32 query rows';

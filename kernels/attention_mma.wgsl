@@ -18,8 +18,8 @@
 // Appended to attention_mma_ops.wgsl (hardware fragments) or attention_mma_emulated.wgsl (the same
 // functions without subgroup matrices, for testing the tiling anywhere) and to one K/V access file.
 // Expects from the prelude: FM, FN, FK (fragment shape), NSG, RQ, BKEY, D, DP (D padded to the
-// fragments), KS (stage row stride, f16), PS (P row stride), SS (S row stride, f32), OS (O row
-// stride), SCR_ROW (max(SS, OS)), STAGE (K/V stage size, f16), LPR (lanes per row: 32 / (RQ·FM)),
+// fragments), KS (stage row stride, f16), PS (P row stride), SS (S row stride, f32; O is parked
+// there BKEY columns at a time), STAGE (stage size, f16), LPR (lanes per row: 32 / (RQ·FM)),
 // CAUSAL, REAL_SUBGROUPS, SLACK (f32), XSKIP (0; bits skip phases, for profiling).
 
 struct Params {
@@ -40,6 +40,10 @@ const PV_STEPS: u32 = BKEY / FK;
 const CH: u32 = D / 8u;
 const CHP: u32 = DP / 8u;
 const GROUPS: u32 = BKEY / 4u;
+// O leaves its fragments through scratch a chunk of BKEY columns at a time, so scratch does not grow
+// with the head dim.
+const O_CHUNK: u32 = BKEY / FN;
+const O_CHUNKS: u32 = (O_FRAGS + O_CHUNK - 1u) / O_CHUNK;
 const MASKED: f32 = -3.0e38;
 const MASK_LIMIT: f32 = -1.0e38;
 
@@ -49,10 +53,9 @@ const MASK_LIMIT: f32 = -1.0e38;
 @group(0) @binding(1) var<storage, read> q: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<u32>>;
 
-// Q keeps its own tile for the whole kernel: fragments loaded from it are never overwritten.
-var<workgroup> qtile: array<f16, BQ * KS>;
+// The Q tile, until its fragments are in registers; then the K/V stage (when staged).
 var<workgroup> stage: array<f16, STAGE>;
-var<workgroup> scratch: array<f32, NSG * ROWS * SCR_ROW>;
+var<workgroup> scratch: array<f32, NSG * ROWS * SS>;
 var<workgroup> ptile: array<f16, BQ * PS>;
 var<workgroup> rescale_flag: u32;
 
@@ -61,14 +64,6 @@ fn put8(at: u32, x: vec4<u32>) {
     let two = bitcast<vec2<f16>>(x[e]);
     stage[at + 2u * e] = two.x;
     stage[at + 2u * e + 1u] = two.y;
-  }
-}
-
-fn put8q(at: u32, x: vec4<u32>) {
-  for (var e = 0u; e < 4u; e++) {
-    let two = bitcast<vec2<f16>>(x[e]);
-    qtile[at + 2u * e] = two.x;
-    qtile[at + 2u * e + 1u] = two.y;
   }
 }
 
@@ -96,6 +91,16 @@ fn write_p4(at: u32, t: vec4<f32>, m: f32) -> f32 {
   return (pf.x + pf.y) + (pf.z + pf.w);
 }
 
+// Stores chunk ch of this subgroup's output fragments (BKEY columns) to its scratch rows.
+fn park_o(s_base: u32, ch: u32, oacc: ptr<function, array<Acc, RQ * O_FRAGS>>) {
+  for (var r = 0u; r < RQ; r++) {
+    for (var j = 0u; j < O_CHUNK; j++) {
+      let c = ch * O_CHUNK + j;
+      if (c < O_FRAGS) { store_acc(s_base + r * FM * SS + j * FN, (*oacc)[r * O_FRAGS + c], SS); }
+    }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wg: vec3u,
@@ -111,13 +116,13 @@ fn main(
   let h = wg.y;
   let q0 = wg.x * BQ;
 
-  // Q tile [BQ × DP], then into registers for the whole key loop.
+  // Q tile [BQ × DP] through the stage, then into registers for the whole key loop.
   for (var g = li; g < BQ * CHP; g += WG) {
     let r = g / CHP;
     let c = g % CHP;
     var x = vec4<u32>();
     if (q0 + r < p.nq && c < CH) { x = q[((b * p.nq + q0 + r) * p.heads + h) * CH + c]; }
-    put8q(r * KS + c * 8u, x);
+    put8(r * KS + c * 8u, x);
   }
   workgroupBarrier();
   var qf: array<Left, RQ * QK_STEPS>;
@@ -133,7 +138,7 @@ fn main(
   let part = lane % LPR;
   let wrow = sg * ROWS + lane_row;
   let qi = q0 + wrow;
-  let s_base = sg * ROWS * SCR_ROW;
+  let s_base = sg * ROWS * SS;
   var m = MASKED;
   var l = 0.0;
   var alpha = 1.0;
@@ -192,18 +197,21 @@ fn main(
     let rescale = workgroupUniformLoad(&rescale_flag);
     if (rescale != 0u) {
       if (li == 0u) { rescale_flag = 0u; }
-      for (var r = 0u; r < RQ; r++) {
-        for (var c = 0u; c < O_FRAGS; c++) { store_acc(s_base + r * FM * OS + c * FN, oacc[r * O_FRAGS + c], OS); }
+      for (var ch = 0u; ch < O_CHUNKS; ch++) {
+        park_o(s_base, ch, &oacc);
+        workgroupBarrier();
+        let o_row = s_base + lane_row * SS;
+        for (var x = part; x < BKEY; x += LPR) { scratch[o_row + x] *= alpha; }
+        workgroupBarrier();
+        for (var r = 0u; r < RQ; r++) {
+          for (var j = 0u; j < O_CHUNK; j++) {
+            let c = ch * O_CHUNK + j;
+            if (c < O_FRAGS) { oacc[r * O_FRAGS + c] = load_acc(s_base + r * FM * SS + j * FN, SS); }
+          }
+        }
+        // The next chunk, or the next block's S, lands where this one was parked.
+        workgroupBarrier();
       }
-      workgroupBarrier();
-      let o_row = s_base + lane_row * OS;
-      for (var c = part; c < DP; c += LPR) { scratch[o_row + c] *= alpha; }
-      workgroupBarrier();
-      for (var r = 0u; r < RQ; r++) {
-        for (var c = 0u; c < O_FRAGS; c++) { oacc[r * O_FRAGS + c] = load_acc(s_base + r * FM * OS + c * FN, OS); }
-      }
-      // The next block's S lands where O was parked.
-      workgroupBarrier();
     }
 
     // O += P·V
@@ -219,23 +227,26 @@ fn main(
     }
   }
 
-  // Epilogue: O through scratch, divided by the row sums, packed back to f16.
-  workgroupBarrier();
-  for (var r = 0u; r < RQ; r++) {
-    for (var c = 0u; c < O_FRAGS; c++) { store_acc(s_base + r * FM * OS + c * FN, oacc[r * O_FRAGS + c], OS); }
-  }
-  workgroupBarrier();
-  if (qi < p.nq) {
-    let inv = 1.0 / l;
-    let o_row = s_base + lane_row * OS;
-    let dst = ((b * p.nq + qi) * p.heads + h) * CH;
-    for (var c = part; c < CH; c += LPR) {
-      let at = o_row + 8u * c;
-      var w: vec4<u32>;
-      for (var e = 0u; e < 4u; e++) {
-        w[e] = bitcast<u32>(vec2<f16>(vec2<f32>(scratch[at + 2u * e], scratch[at + 2u * e + 1u]) * inv));
+  // Epilogue: O through scratch a chunk at a time, divided by the row sums, packed back to f16.
+  let inv = 1.0 / l;
+  let dst = ((b * p.nq + qi) * p.heads + h) * CH;
+  for (var ch = 0u; ch < O_CHUNKS; ch++) {
+    workgroupBarrier();
+    park_o(s_base, ch, &oacc);
+    workgroupBarrier();
+    if (qi < p.nq) {
+      let o_row = s_base + lane_row * SS;
+      for (var x = part; x < BKEY / 8u; x += LPR) {
+        let c8 = ch * (BKEY / 8u) + x;
+        if (c8 < CH) {
+          let at = o_row + 8u * x;
+          var w: vec4<u32>;
+          for (var e = 0u; e < 4u; e++) {
+            w[e] = bitcast<u32>(vec2<f16>(vec2<f32>(scratch[at + 2u * e], scratch[at + 2u * e + 1u]) * inv));
+          }
+          out[dst + c8] = w;
+        }
       }
-      out[dst + c] = w;
     }
   }
 }

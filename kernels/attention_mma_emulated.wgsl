@@ -3,10 +3,11 @@
 // CPU compilers choke on large fragment arrays). Results are shared out like the hardware's: lane
 // L of a subgroup holds elements L, L + 32, ... (row-major). Left and right operands are only
 // handles to where they were loaded from; a multiply reads them there, which is sound because
-// attention_mma.wgsl multiplies P, Kᵀ and V fragments before their memory changes, and the Q
-// tile never changes.
-// Expects from the prelude: FM, FN, FK, KS, PS, BQ; from attention_mma.wgsl: p, qtile, stage,
-// ptile, scratch; from the K/V access file: kv_elem (right operands that live in storage).
+// attention_mma.wgsl multiplies P, Kᵀ and V fragments before their memory changes. Q fragments
+// outlive the stage they come from, so loading one copies it aside (every lane writes the same
+// values, so no barrier is needed).
+// Expects from the prelude: FM, FN, FK, KS, PS, BQ; from attention_mma.wgsl: p, stage, ptile,
+// scratch; from the K/V access file: kv_elem (right operands that live in storage).
 
 const ACC_SHARE: u32 = FM * FN / 32u;
 
@@ -15,6 +16,7 @@ struct Left { in_p: bool, at: u32 }
 struct Right { src: u32, at: u32, stride: u32 }
 struct Acc { e: array<f32, ACC_SHARE> }
 
+var<workgroup> emu_q: array<f16, BQ * KS>;
 var<private> emu_lane: u32;
 // 0 at run time, unknown to the compiler: loop bounds + emu_zero stay loops instead of being
 // unrolled into code a CPU compiler takes minutes over (head counts are far below 2^31).
@@ -29,7 +31,7 @@ fn frag_zero() -> Acc { return Acc(); }
 
 fn left_at(a: Left, i: u32, x: u32) -> f32 {
   if (a.in_p) { return f32(ptile[a.at + i * PS + x]); }
-  return f32(qtile[a.at + i * KS + x]);
+  return f32(emu_q[a.at + i * KS + x]);
 }
 
 fn right_at(b: Right, x: u32, j: u32) -> f32 {
@@ -52,7 +54,12 @@ fn frag_mma(a: Left, b: Right, c: Acc) -> Acc {
   return r;
 }
 
-fn load_q(at: u32) -> Left { return Left(false, at); }
+fn load_q(at: u32) -> Left {
+  for (var i = 0u; i < FM + emu_zero; i++) {
+    for (var x = 0u; x < FK + emu_zero; x++) { emu_q[at + i * KS + x] = stage[at + i * KS + x]; }
+  }
+  return Left(false, at);
+}
 
 fn stage_right_col(at: u32) -> Right { return Right(0u, at, KS); }
 fn stage_right_row(at: u32) -> Right { return Right(1u, at, KS); }

@@ -1,5 +1,5 @@
 // Fragment operations of attention_mma.wgsl on hardware subgroup matrices (tensor cores).
-// Expects from the prelude: FM, FN, FK, KS, PS; from attention_mma.wgsl: qtile, stage, ptile, scratch.
+// Expects from the prelude: FM, FN, FK, KS, PS; from attention_mma.wgsl: stage, ptile, scratch.
 
 alias Left = subgroup_matrix_left<f16, FK, FM>;
 alias Right = subgroup_matrix_right<f16, FN, FK>;
@@ -8,8 +8,8 @@ alias Acc = subgroup_matrix_result<f32, FN, FM>;
 fn frag_begin(sg: u32, lane: u32) {}
 fn frag_zero() -> Acc { return Acc(); }
 fn frag_mma(a: Left, b: Right, c: Acc) -> Acc { return subgroupMatrixMultiplyAccumulate(a, b, c); }
-// Q rows [FM × FK] from the Q tile.
-fn load_q(at: u32) -> Left { return subgroupMatrixLoad<Left>(&qtile, at, false, KS); }
+// Q rows [FM × FK] from the stage.
+fn load_q(at: u32) -> Left { return subgroupMatrixLoad<Left>(&stage, at, false, KS); }
 // Right fragments [FK × FN] from the stage: Kᵀ reads a [key][column] stage column-major, V row-major.
 fn stage_right_col(at: u32) -> Right { return subgroupMatrixLoad<Right>(&stage, at, true, KS); }
 fn stage_right_row(at: u32) -> Right { return subgroupMatrixLoad<Right>(&stage, at, false, KS); }

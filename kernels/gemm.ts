@@ -121,6 +121,8 @@ export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): str
     return scratch > limit ? `needs ${scratch} B of workgroup memory` : null;
   }
   if (v.bk % v.frag.K || v.bk % 4) return 'BK must be a multiple of the fragment K and of 4';
+  // A one-subgroup workgroup hung the H100 (an INTERIOR matmul, 64x48x32) in testing.
+  if (v.sgM * v.sgN < 2) return 'staged subgroup-matrix kernels need at least two subgroups';
   if (((bm * v.bk) / 4) % threads || ((bn * v.bk) / 4) % threads) return 'each thread must load whole vec4s of both tiles';
   if (p.mode !== 'nk' && threads % (bn / 4)) return 'threads must cover the tile width in vec4s';
   const aTile = bm * (v.bk + 8);
@@ -130,14 +132,18 @@ export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): str
 }
 
 const TILED: readonly TiledVariant[] = [
-  { kind: 'tiled', tm: 8, tn: 8, bk: 16 },
-  { kind: 'tiled', tm: 8, tn: 8, bk: 8 }, // for devices with 32 KiB of workgroup memory
+  { kind: 'tiled', tm: 8, tn: 8, bk: 8 },
   { kind: 'tiled', tm: 4, tn: 4, bk: 16 },
 ];
 
 /**
- * The variant for a shape: the largest tile that still gives the GPU a few waves of workgroups
- * (measured on the H100: big tiles win as soon as there are ≳ 2 workgroups per SM).
+ * The variant for a shape, from sweeps on an H100 (Dawn/Vulkan, November 2025):
+ * - subgroup matrices (f16): 64x64 tiles of 2x2 subgroups won for plain matrices (4096³: 84
+ *   TFLOP/s, [8192, 320]·[320, 1280]: 42); conv2d with at least 256 output channels and enough
+ *   pixels for ≳ 2 workgroups per SM ran best on 128x64 tiles of 4x2 subgroups (320→320 at 64x64:
+ *   32 TFLOP/s);
+ * - portable path: 128x128 register tiles (8x8 per thread, K step 8) once there are ≳ 2
+ *   workgroups per SM (4096³ f32: 36 TFLOP/s), 64x64 tiles (4x4 per thread) otherwise.
  */
 export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
   const frag = matrixFragment(rt, p.a.dtype);
@@ -147,9 +153,10 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
   };
   if (frag) {
     const mk = (sgM: number, sgN: number, fm: number, fn: number, bk: number): MatrixVariant => ({ kind: 'tc', sgM, sgN, fm, fn, bk, frag });
-    const candidates = [mk(2, 4, 4, 2, 32), mk(2, 4, 2, 2, 32), mk(2, 2, 2, 2, 32)];
-    const fits = candidates.filter((v) => variantProblem(rt, p, v) === null);
-    const pick = fits.find((v) => groups(v) >= 256) ?? fits[fits.length - 1];
+    const wide = mk(4, 2, 2, 2, 32);
+    const square = mk(2, 2, 2, 2, 32);
+    const candidates = p.mode === 'conv' && p.m >= 256 && groups(wide) >= 256 ? [wide, square] : [square];
+    const pick = candidates.find((v) => variantProblem(rt, p, v) === null);
     if (pick) return pick;
   }
   const fits = TILED.filter((v) => variantProblem(rt, p, v) === null);

@@ -233,7 +233,7 @@ export class StableDiffusion {
     if (!SCHEDULER_KINDS.includes(scheduler)) throw new Error(`StableDiffusion: unknown scheduler ${JSON.stringify(scheduler)} (known: ${SCHEDULER_KINDS.join(', ')})`);
     const guidanceScale = o.guidanceScale ?? 7.5;
     if (!Number.isFinite(guidanceScale)) throw new Error(`StableDiffusion: guidanceScale must be a finite number, got ${guidanceScale}`);
-    return {
+    const settings: ResolvedSettings = {
       prompt: o.prompt,
       negativePrompt: o.negativePrompt ?? '',
       n: int('n', o.n ?? 1, 1, 64),
@@ -245,6 +245,13 @@ export class StableDiffusion {
       scheduler,
       clipSkip: int('clipSkip', o.clipSkip ?? 1, 1, this.info.textEncoder.layers),
     };
+    if (o.latents) {
+      const shape = [settings.n, this.info.unet.inChannels, settings.height / this.vae.scale, settings.width / this.vae.scale];
+      if (o.latents.length !== shape.reduce((a, b) => a * b, 1)) {
+        throw new Error(`StableDiffusion: latents hold ${o.latents.length} values, expected [${shape.join(', ')}] for ${settings.n} image(s) of ${settings.width}x${settings.height}`);
+      }
+    }
+    return settings;
   }
 
   private async run(s: ResolvedSettings, o: GenerateOptions): Promise<GenerationResult> {
@@ -283,9 +290,6 @@ export class StableDiffusion {
       const scale = this.vae.scale;
       const shape = [s.n, this.info.unet.inChannels, s.height / scale, s.width / scale];
       const noise = o.latents ? Float32Array.from(o.latents) : new TorchGenerator(s.seed).randn(shape);
-      if (noise.length !== shape.reduce((a, b) => a * b, 1)) {
-        throw new Error(`StableDiffusion: latents hold ${noise.length} values, expected [${shape.join(', ')}] for ${s.n} image(s) of ${s.width}x${s.height}`);
-      }
       const sigma = Math.fround(scheduler.initNoiseSigma);
       if (sigma !== 1) for (let i = 0; i < noise.length; i++) noise[i] = Math.fround(noise[i]! * sigma);
       const latents0 = rt.upload(noise, shape, 'f32');

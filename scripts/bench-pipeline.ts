@@ -41,6 +41,7 @@ interface RunFigures {
 }
 
 await runScript(cli, async ({ values }) => {
+  const merge = mergeOptions(values);
   const model = modelPath(values);
   const log = (line: string) => {
     if (!values.json) process.stderr.write(`${line}\n`);
@@ -69,7 +70,7 @@ await runScript(cli, async ({ values }) => {
       height: values.height,
       seed: values.seed,
       clipSkip: values['clip-skip'],
-      merge: mergeOptions(values),
+      merge,
       profile: values.profile,
     };
     const settings = sd.resolve(options);

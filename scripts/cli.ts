@@ -96,9 +96,12 @@ export class UsageError extends Error {
   }
 }
 
-/** An expected failure (missing model, bad file): one line on stderr, exit code 1. */
+/** An expected failure (missing model, bad file): one line on stderr, exit code 1 (or the one given). */
 export class ScriptError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'ScriptError';
   }
@@ -212,7 +215,7 @@ export function reportError(name: string, e: unknown, cli?: Cli<Readonly<Record<
   }
   const message = e instanceof NoAdapterError ? e.message : e instanceof Error ? e.message : String(e);
   process.stderr.write(`${name}: ${message}\n`);
-  return 1;
+  return e instanceof ScriptError ? e.exitCode : 1;
 }
 
 function convert(key: string, o: Exclude<OptionSpec, BooleanOption | StringListOption>, raw: string): string | number {

@@ -44,7 +44,7 @@ export const SAMPLING_OPTIONS = {
 
 export const MERGE_OPTIONS = {
   merge: { type: 'choice', choices: MERGE_METHODS, default: 'none', description: 'token merging method' },
-  'merge-ratio': { type: 'number', min: 0, max: 1, description: 'tome: fraction of tokens merged away, default 0.5' },
+  'merge-ratio': { type: 'number', min: 0, max: 1, description: 'tome, importance, toma: fraction of tokens merged away, default 0.5' },
   'merge-threshold': { type: 'number', description: 'catome: cosine similarity a token needs to be merged, default 0.7' },
   'merge-schedule': {
     type: 'string',
@@ -52,11 +52,43 @@ export const MERGE_OPTIONS = {
     description: `catome: evaluations that recompute the pairs, a preset (${Object.keys(CA_TOME_SCHEDULES).join(', ')}) or a list like 0,5,10, default CONFIG_3`,
   },
   'merge-max-downsample': { type: 'integer', min: 1, description: 'merge only in blocks downsampled at most this much, default 1' },
-  'merge-no-rand': { type: 'boolean', description: 'top-left destination in each 2×2 cell instead of a random one (tomesd use_rand=False)' },
-  'merge-seed': { type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'seed of the random destinations, default 0' },
-  'merge-cross-attn': { type: 'boolean', description: 'also merge around cross-attention' },
+  'merge-no-rand': { type: 'boolean', description: 'tome, catome, importance: top-left destination of each 2×2 cell instead of a random one (tomesd use_rand=False)' },
+  'merge-seed': { type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'tome, catome, importance: seed of the random destinations, default 0' },
+  'merge-cross-attn': { type: 'boolean', description: 'tome, catome, importance: also merge around cross-attention' },
   'merge-mlp': { type: 'boolean', description: 'also merge around the feed-forward' },
+  'merge-pool': { type: 'number', min: 0, max: 1, description: 'importance: fraction of tokens in the important pool, default 0.75' },
+  'merge-dst': { type: 'number', min: 0, max: 1, description: 'importance: fraction of tokens drawn as destinations, default 0.25' },
+  'merge-tiles': { type: 'integer', min: 1, description: 'toma: tiles the token grid is cut into, default 256' },
+  'merge-interval': { type: 'integer', min: 1, description: 'toma: evaluations an assignment is reused for, default 3' },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
+
+type MergeFlag = Exclude<keyof typeof MERGE_OPTIONS, 'merge'>;
+
+/** The option each flag sets in merge/'s method options. */
+const MERGE_KEYS: Readonly<Record<MergeFlag, string>> = {
+  'merge-ratio': 'ratio',
+  'merge-threshold': 'threshold',
+  'merge-schedule': 'checkpoints',
+  'merge-max-downsample': 'maxDownsample',
+  'merge-no-rand': 'useRand',
+  'merge-seed': 'seed',
+  'merge-cross-attn': 'mergeCrossAttn',
+  'merge-mlp': 'mergeMlp',
+  'merge-pool': 'poolFraction',
+  'merge-dst': 'dstFraction',
+  'merge-tiles': 'tiles',
+  'merge-interval': 'recomputeInterval',
+};
+
+const TOMESD_FLAGS: readonly MergeFlag[] = ['merge-max-downsample', 'merge-no-rand', 'merge-seed', 'merge-cross-attn', 'merge-mlp'];
+
+/** The flags each method takes (its options in merge/index.ts). */
+const MERGE_FLAGS: Readonly<Record<string, readonly MergeFlag[]>> = {
+  tome: ['merge-ratio', ...TOMESD_FLAGS],
+  catome: ['merge-threshold', 'merge-schedule', ...TOMESD_FLAGS],
+  importance: ['merge-ratio', 'merge-pool', 'merge-dst', ...TOMESD_FLAGS],
+  toma: ['merge-ratio', 'merge-tiles', 'merge-interval', 'merge-max-downsample', 'merge-mlp'],
+};
 
 type ModelValues = CliValues<typeof MODEL_OPTIONS>;
 type MergeValues = CliValues<typeof MERGE_OPTIONS>;
@@ -84,37 +116,23 @@ export function loadOptions(values: ModelValues): StableDiffusionLoadOptions {
 
 /** The merge options for the pipeline, or undefined when nothing merges; UsageError for flags that do not fit. */
 export function mergeOptions(values: MergeValues): MergeOptions | undefined {
-  const given = (Object.keys(MERGE_OPTIONS) as (keyof MergeValues)[]).filter((k) => k !== 'merge' && values[k] !== undefined && values[k] !== false);
-  const refuse = (flags: readonly (keyof MergeValues)[]) => {
-    const bad = given.filter((k) => flags.includes(k));
-    if (bad.length > 0) throw new UsageError(`--${bad[0]} does not apply to --merge ${values.merge}`);
-  };
-  const block = {
-    ...(values['merge-max-downsample'] !== undefined ? { maxDownsample: values['merge-max-downsample'] } : {}),
-    ...(values['merge-no-rand'] ? { useRand: false } : {}),
-    ...(values['merge-seed'] !== undefined ? { seed: values['merge-seed'] } : {}),
-    ...(values['merge-cross-attn'] ? { mergeCrossAttn: true } : {}),
-    ...(values['merge-mlp'] ? { mergeMlp: true } : {}),
-  };
+  const given = (Object.keys(MERGE_KEYS) as MergeFlag[]).filter((k) => values[k] !== undefined && values[k] !== false);
   const method: string = values.merge;
-  switch (method) {
-    case 'none':
-      if (given.length > 0) throw new UsageError(`--${given[0]} needs --merge METHOD`);
-      return undefined;
-    case 'tome':
-      refuse(['merge-threshold', 'merge-schedule']);
-      return { method: 'tome', ...block, ...(values['merge-ratio'] !== undefined ? { ratio: values['merge-ratio'] } : {}) };
-    case 'catome':
-      refuse(['merge-ratio']);
-      return {
-        method: 'catome',
-        ...block,
-        ...(values['merge-threshold'] !== undefined ? { threshold: values['merge-threshold'] } : {}),
-        ...(values['merge-schedule'] !== undefined ? { checkpoints: parseSchedule(values['merge-schedule']) } : {}),
-      };
-    default:
-      throw new ScriptError(`--merge ${method} is not wired into the command line yet (use the API's merge option)`);
+  if (method === 'none') {
+    if (given.length > 0) throw new UsageError(`--${given[0]} needs --merge METHOD`);
+    return undefined;
   }
+  const flags = MERGE_FLAGS[method];
+  if (!flags) throw new ScriptError(`--merge ${method} is not wired into the command line yet (use the API's merge option)`);
+  const options: Record<string, unknown> = { method };
+  for (const flag of given) {
+    if (!flags.includes(flag)) throw new UsageError(`--${flag} does not apply to --merge ${method}`);
+    const value = values[flag];
+    options[MERGE_KEYS[flag]] =
+      flag === 'merge-no-rand' ? false : flag === 'merge-schedule' ? parseSchedule(String(value)) : value;
+  }
+  // merge/'s factory validates the values; the flag table above keeps the keys those of the method
+  return options as unknown as MergeOptions;
 }
 
 /** A CA-ToMe preset name or a comma-separated list of evaluation indices. */

@@ -52,6 +52,7 @@ const cli = new Cli({
 await runScript(cli, async ({ values, positionals }) => {
   const prompt = positionals[0]!;
   if (extname(values.out).toLowerCase() !== '.png') throw new UsageError(`--out must name a .png file, got ${JSON.stringify(values.out)}`);
+  const merge = mergeOptions(values);
   const model = modelPath(values);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (model.bundled) log(BUNDLED_MODEL_NOTICE);
@@ -62,7 +63,6 @@ await runScript(cli, async ({ values, positionals }) => {
 
   const sd = await StableDiffusion.load(model.path, { ...loadOptions(values), onProgress: reporter?.update }).finally(() => reporter?.endLine());
   try {
-    const merge = mergeOptions(values);
     const options: GenerateOptions = {
       prompt,
       negativePrompt: values['negative-prompt'],
@@ -91,7 +91,7 @@ await runScript(cli, async ({ values, positionals }) => {
       result = await sd.generateWithStats(options);
     } catch (e) {
       reporter?.endLine();
-      if (e instanceof AbortError) throw new ScriptError('interrupted: nothing written');
+      if (e instanceof AbortError) throw new ScriptError('interrupted: nothing written', 130);
       throw e;
     }
     const s = result.settings;

@@ -138,6 +138,8 @@ const small: Case[] = [
   { batch: 1, heads: 2, d: 80, nq: 20, nk: 33 },
   { batch: 1, heads: 1, d: 160, nq: 9, nk: 17 },
   { batch: 1, heads: 2, d: 16, nq: 40, nk: 150, rising: true },
+  // CLIP's shape class (d 64, causal, 77 tokens): the tensor-core kernel on devices that have it.
+  { batch: 1, heads: 2, d: 64, nq: 77, nk: 77, causal: true },
 ];
 
 t.test('attention (default variant) matches a materialised f64 softmax', async (t) => {
@@ -169,10 +171,10 @@ function matrixVariants(frag: MatrixVariant['frag'], emulated: boolean): MatrixV
   return [
     { ...base, subgroups: 4, rowFrags: 1, keyBlock: 32 },
     { ...base, subgroups: 1, rowFrags: rf, keyBlock: 64, prefetch: false },
-    { ...base, subgroups: 1, rowFrags: 1, keyBlock: 16, slack: 0 },
+    { ...base, subgroups: 1, rowFrags: 1, keyBlock: 32, slack: 0 },
     { ...base, subgroups: 2, rowFrags: rf, keyBlock: 64 },
     { ...base, subgroups: 4, rowFrags: 1, keyBlock: 32, kv: 'direct' },
-    { ...base, subgroups: 1, rowFrags: rf, keyBlock: 16, kv: 'direct', slack: 0 },
+    { ...base, subgroups: 1, rowFrags: rf, keyBlock: 32, kv: 'direct', slack: 0 },
   ];
 }
 
@@ -204,3 +206,4 @@ t.test('tensor-core kernel (hardware fragments, or emulated ones) matches the re
     }
   }
 });
+

@@ -70,7 +70,7 @@ function variants(rt: Runtime, dtype: DType): (GemmVariant | undefined)[] {
     list.push(
       { kind: 'tc', sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 32, frag },
       { kind: 'tc', sgM: 2, sgN: 2, fm: 2, fn: 2, bk: 32, frag },
-      { kind: 'tc', sgM: 1, sgN: 1, fm: 1, fn: 1, bk: frag.K, frag },
+      { kind: 'tc', sgM: 4, sgN: 2, fm: 2, fn: 2, bk: 32, frag },
     );
   }
   return list;

@@ -78,9 +78,9 @@ function variants(rt: Runtime, dtype: DType): (GemmVariant | undefined)[] {
     list.push(
       { kind: 'tc', sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 32, frag },
       { kind: 'tc', sgM: 2, sgN: 2, fm: 2, fn: 2, bk: 32, frag },
-      { kind: 'tc', sgM: 1, sgN: 1, fm: 1, fn: 1, bk: frag.K, frag },
+      { kind: 'tc', sgM: 4, sgN: 2, fm: 2, fn: 2, bk: 16, frag },
       { kind: 'tc-direct', sgM: 2, sgN: 2, fm: 1, fn: 1, bk: 0, frag },
-      { kind: 'tc-direct', sgM: 1, sgN: 1, fm: 2, fn: 1, bk: 0, frag },
+      { kind: 'tc-direct', sgM: 1, sgN: 2, fm: 2, fn: 1, bk: 0, frag },
     );
   }
   return list;
@@ -105,11 +105,13 @@ t.test('linear and matmul match a TS reference for every variant', SLOW, async (
   const rt = await testRuntime();
   const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
   t.comment(`subgroup matrices: ${rt.features.subgroupMatrix ? JSON.stringify(rt.features.subgroupMatrixConfigs) : 'no'}`);
-  // [M, K, N]: odd shapes, several K tiles, and a 16-aligned one the direct fragment kernels can take
+  // [M, K, N]: odd shapes, several K tiles, a 16-aligned one the direct fragment kernels can take,
+  // and one whose 64x64 and 128x64 tiles are all interior (the unchecked fast path of gemm-tc)
   const shapes: [number, number, number][] = [
     [37, 19, 45],
     [130, 77, 131],
     [64, 48, 32],
+    [128, 64, 64],
   ];
   for (const dtype of dtypes) {
     for (const v of variants(rt, dtype)) {

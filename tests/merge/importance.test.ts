@@ -226,9 +226,9 @@ t.test('the tiny U-Net under CFG for 3 evaluations', { timeout: 900_000 }, async
   const golden = await openUNetGolden(rt);
   const unet = await loadTinyUNet(rt, 'f32');
   const timesteps = [981, 961, 941];
-  const run = async (hooks?: AttentionHooks<unknown>) => {
+  const run = async (evaluations: number, hooks?: AttentionHooks<unknown>) => {
     const outs: Float32Array[] = [];
-    for (let step = 0; step < timesteps.length; step++) {
+    for (let step = 0; step < evaluations; step++) {
       const out = unet.forward(golden.sample, timesteps[step]!, golden.context, { step, hooks, guidance: 'cfg' });
       outs.push(await rt.read(out));
       out.dispose();
@@ -236,20 +236,18 @@ t.test('the tiny U-Net under CFG for 3 evaluations', { timeout: 900_000 }, async
     hooks?.dispose();
     return outs;
   };
-  const reference = await run();
-  const zero = await run(new AttentionHooks(createMergePlugin(rt, { method: 'importance', ratio: 0 })));
+  const reference = await run(3);
+  // the second evaluation has a map: ratio 0 must still leave every block alone
+  const zero = await run(2, new AttentionHooks(createMergePlugin(rt, { method: 'importance', ratio: 0 })));
   zero.forEach((z, i) => t.equal(maxRelError(z, reference[i]!), 0, `ratio 0: evaluation ${i} equals the unmerged U-Net exactly`));
   const plugin = new ImportancePlugin(rt, { seed: 1 });
-  const merged = await run(new AttentionHooks(plugin));
-  const tome = await run(new AttentionHooks(new ToMePlugin(rt, { seed: 1 })));
+  const merged = await run(3, new AttentionHooks(plugin));
   t.ok(plugin.fallbackPlans > 0 && plugin.importancePlans === 2 * plugin.fallbackPlans, `ToMe in evaluation 0 (${plugin.fallbackPlans} blocks), importance in 1 and 2 (${plugin.importancePlans})`);
   merged.forEach((m, i) => {
     t.ok(m.every(Number.isFinite), `evaluation ${i}: finite`);
     const change = maxRelError(m, reference[i]!);
-    t.ok(change > 1e-4, `evaluation ${i}: differs from unmerged (max rel ${change.toExponential(2)}; ToMe ${maxRelError(tome[i]!, reference[i]!).toExponential(2)})`);
+    t.ok(change > 1e-4, `evaluation ${i}: differs from unmerged (max rel ${change.toExponential(2)})`);
   });
-  t.equal(maxRelError(merged[0]!, tome[0]!), 0, 'evaluation 0 equals ToMe');
-  t.ok(maxRelError(merged[1]!, tome[1]!) > 0, 'evaluation 1 does not');
   t.teardown(async () => {
     unet.dispose();
     await golden.dispose();
