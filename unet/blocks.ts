@@ -5,7 +5,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { formatShape } from '../runtime/dtype.js';
 import { conv2d } from '../kernels/conv2d.js';
-import { upsampleNearest2x } from '../kernels/resample.js';
+import { upsampleNearest } from '../kernels/resample.js';
 import { concatChannels } from '../kernels/concat.js';
 import type { DownBlockSpec, MidBlockSpec, TransformerSpec, UpBlockSpec } from './architecture.js';
 import type { UNetStage } from './hooks.js';
@@ -187,11 +187,9 @@ export class UpBlock {
       });
       if (this.upsampler) {
         const [, , hh, ww] = h.shape as [number, number, number, number];
-        if (nextSkip && (nextSkip.shape[2] !== 2 * hh || nextSkip.shape[3] !== 2 * ww)) {
-          // diffusers would interpolate to the skip's size here; the caller rejects such inputs first
-          throw new Error(`${this.spec.name}: cannot upsample ${hh}×${ww} to the skip's ${nextSkip.shape[2]}×${nextSkip.shape[3]}`);
-        }
-        const up = upsampleNearest2x(rt, h);
+        // Like diffusers' forward_upsample_size: when the latent sides are not multiples of 8 the
+        // stride-2 convs rounded up, so upsample to the skip's size rather than exactly 2×.
+        const up = nextSkip ? upsampleNearest(rt, h, nextSkip.shape[2]!, nextSkip.shape[3]!) : upsampleNearest(rt, h, 2 * hh, 2 * ww);
         h.dispose();
         h = conv2d(rt, up, this.upsampler.weight, { padding: 1, bias: this.upsampler.bias });
       }

@@ -101,14 +101,7 @@ export class UNet {
     if (ehs.rank !== 3 || ehs.shape[0] !== batch || ehs.shape[2] !== contextDim || ehs.dtype === 'u32') {
       throw new Error(`UNet: encoder hidden states ${ehs}, expected [${batch}, L, ${contextDim}] for sample ${formatShape(sample.shape)}`);
     }
-    const multiple = 2 ** a.downsamplers;
-    if (height % multiple !== 0 || width % multiple !== 0) {
-      // diffusers nearest-interpolates odd sizes back to the skip's size; the 2× upsampler here cannot
-      throw new Error(
-        `UNet: latent ${height}×${width} must be a multiple of ${multiple} on both sides ` +
-          `(image sides multiples of ${multiple * 8} px for SD)`,
-      );
-    }
+    if (height < 1 || width < 1) throw new Error(`UNet: empty latent ${height}×${width}`);
     if (typeof timestep !== 'number' && (timestep.dtype !== 'f32' || timestep.rank !== 1 || (timestep.size !== batch && timestep.size !== 1))) {
       throw new Error(`UNet: timestep ${timestep}, expected [${batch}] or [1] f32 (or a number)`);
     }

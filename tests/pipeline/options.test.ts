@@ -4,6 +4,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { Cli, UsageError } from '../../scripts/cli.js';
+import { MERGE_OPTIONS, mergeOptions } from '../../scripts/pipeline-options.js';
 import { outputPaths, parametersText } from '../../pipeline/metadata.js';
 import { toByte, toRgb8 } from '../../pipeline/image.js';
 import { ProgressReporter } from '../../pipeline/progress.js';
@@ -147,4 +148,23 @@ t.test('U-Net FLOPs from the architecture', async (t) => {
   // conv_in alone: 2 · 64² · 320 · 4 · 9
   const convIn = 2 * 64 * 64 * 320 * 4 * 9;
   t.ok(one.conv > convIn);
+});
+
+t.test('merge flags become the method options', async (t) => {
+  const mergeCli = new Cli({ name: 'm', usage: 'm', description: 'm', options: MERGE_OPTIONS });
+  const parse = (...argv: string[]) => mergeOptions(mergeCli.parse(argv).values);
+  t.equal(parse(), undefined);
+  t.same(parse('--merge', 'tome', '--merge-ratio', '0.5', '--merge-no-rand', '--merge-max-downsample', '2'), {
+    method: 'tome',
+    ratio: 0.5,
+    useRand: false,
+    maxDownsample: 2,
+  });
+  t.same(parse('--merge', 'catome', '--merge-schedule', '0, 5,10', '--merge-threshold', '0.8'), { method: 'catome', checkpoints: [0, 5, 10], threshold: 0.8 });
+  t.same(parse('--merge', 'catome', '--merge-schedule', 'CONFIG_1'), { method: 'catome', checkpoints: 'CONFIG_1' });
+  t.same(parse('--merge', 'toma', '--merge-tiles', '16', '--merge-interval', '2'), { method: 'toma', tiles: 16, recomputeInterval: 2 });
+  t.same(parse('--merge', 'importance', '--merge-pool', '0.6', '--merge-dst', '0.2'), { method: 'importance', poolFraction: 0.6, dstFraction: 0.2 });
+  t.throws(() => parse('--merge-ratio', '0.5'), /--merge-ratio needs --merge METHOD/);
+  t.throws(() => parse('--merge', 'tome', '--merge-threshold', '0.5'), /--merge-threshold does not apply to --merge tome/);
+  t.throws(() => parse('--merge', 'catome', '--merge-schedule', 'SOMETIMES'), /--merge-schedule must be one of/);
 });
