@@ -180,9 +180,9 @@ export class StableDiffusion {
     return this.vae.scale;
   }
 
-  /** Image sides must be multiples of this (the VAE's scale times the U-Net's downsampling: 64 for SD 1.5). */
+  /** Image sides must be multiples of this: the VAE's scale (8 for SD 1.5); the U-Net takes any latent size. */
   get sizeMultiple(): number {
-    return this.vae.scale * 2 ** this.unet.architecture.downsamplers;
+    return this.vae.scale;
   }
 
   /** The default image side: the U-Net's sample size in pixels (512 for SD 1.5). */
@@ -225,7 +225,7 @@ export class StableDiffusion {
     const side = (name: string, v: number): number => {
       int(name, v, multiple);
       if (v % multiple !== 0) {
-        throw new Error(`StableDiffusion: ${name} ${v} must be a multiple of ${multiple} (the VAE's ×${this.vae.scale} times the U-Net's ${2 ** this.unet.architecture.downsamplers}× downsampling)`);
+        throw new Error(`StableDiffusion: ${name} ${v} must be a multiple of ${multiple} (the VAE's scale)`);
       }
       return v;
     };

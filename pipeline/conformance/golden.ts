@@ -90,6 +90,11 @@ export class GoldenSet {
     return this.files.includes(name);
   }
 
+  /** A top-level value of index.json (e.g. the fixture-wide "seed"). */
+  value(key: string): unknown {
+    return this.index[key];
+  }
+
   /** The index.json section of a golden file, or undefined. */
   section(name: string): Readonly<Record<string, unknown>> | undefined {
     const s = this.index[name];

@@ -7,6 +7,7 @@ import { unetPart } from './unet.js';
 import { vaePart } from './vae.js';
 import { schedulerPart } from './scheduler.js';
 import { singleFilePart } from './single-file.js';
+import { pipelinePart } from './pipeline.js';
 import type { ConformancePart } from './types.js';
 
 export const CONFORMANCE_PARTS: readonly ConformancePart[] = [
@@ -16,4 +17,5 @@ export const CONFORMANCE_PARTS: readonly ConformancePart[] = [
   vaePart,
   schedulerPart,
   singleFilePart,
+  pipelinePart,
 ];

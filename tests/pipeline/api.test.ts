@@ -19,7 +19,7 @@ t.test('embedding API', async (t) => {
   const sd = await StableDiffusion.load(model, { dtype: 'f32', runtime: rt });
   t.teardown(() => sd.dispose());
   t.equal(sd.defaultSize, 128, 'default size: the U-Net sample size times the VAE scale');
-  t.equal(sd.sizeMultiple, 64);
+  t.equal(sd.sizeMultiple, 8);
 
   t.test('a seed reproduces the image; a plug-in is made and released per generation', async (t) => {
     const events: Progress[] = [];
@@ -69,7 +69,7 @@ t.test('embedding API', async (t) => {
   });
 
   t.test('bad options reject before any GPU work', async (t) => {
-    await t.rejects(sd.generate({ ...quick, width: 72 }), /width 72 must be a multiple of 64/);
+    await t.rejects(sd.generate({ ...quick, width: 76 }), /width 76 must be a multiple of 8/);
     await t.rejects(sd.generate({ ...quick, steps: 0 }), /steps must be an integer/);
     await t.rejects(sd.generate({ ...quick, clipSkip: 9 }), /clipSkip/);
     await t.rejects(sd.generate({ ...quick, latents: new Float32Array(3) }), /latents hold 3 values/);

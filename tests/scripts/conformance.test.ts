@@ -37,7 +37,10 @@ t.test('every golden tensor the runtime computes matches, f32', async (t) => {
   t.equal(count(/^vae /), 10, 'decoded, encoded mean/logvar and 7 decoder intermediates');
   t.equal(count(/^scheduler_.* prev_sample/), 8, 'a chain per golden scheduler run');
   t.equal(count(/^single-file .* = folder$/), 3, 'text encoder, U-Net and VAE from the single file');
-  // what is left uncompared belongs to parts that do not exist yet (merge, pipeline)
+  t.equal(count(/^pipeline (latents0|latents_after_\d+|latents)$/), 6, 'pipeline: initial, 4 recorded and final latents');
+  t.equal(count(/^pipeline tome0\.5\.latents/), 5, 'pipeline with ToMe: 4 recorded and final latents');
+  t.equal(count(/^pipeline (tome0\.5\.)?image \(8-bit\)$/), 2, 'both images within ±1');
+  // what is left uncompared belongs to parts that do not exist yet (the merge goldens)
   for (const s of skips(report)) {
     const file = /^golden\/(.+)\.safetensors$/.exec(s.name)?.[1];
     t.ok(file !== undefined && !CONFORMANCE_PARTS.some((p) => p.claims(file)), `only unclaimed golden files are skipped: ${s.name}`);
