@@ -1,44 +1,10 @@
-// Checked access to the U-Net's loaded parameters by diffusers name.
-
 import type { Tensor } from '../runtime/tensor.js';
 import type { FloatDType } from '../runtime/dtype.js';
-import { formatShape } from '../runtime/dtype.js';
+import { ModelWeights } from '../runtime/model-weights.js';
 
-export class UNetWeights {
-  constructor(
-    private readonly map: ReadonlyMap<string, Tensor>,
-    readonly dtype: FloatDType,
-  ) {}
-
-  /**
-   * Throws one error listing every missing, misshapen or wrongly typed parameter; names outside
-   * `expected` are ignored (a map may hold the whole pipeline).
-   */
-  validate(expected: ReadonlyMap<string, readonly number[]>): void {
-    const problems: string[] = [];
-    for (const [name, shape] of expected) {
-      const t = this.map.get(name);
-      if (!t) problems.push(`missing ${name} ${formatShape(shape)}`);
-      else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-        problems.push(`${name} is ${formatShape(t.shape)}, expected ${formatShape(shape)}`);
-      } else if (t.dtype !== this.dtype) problems.push(`${name} is ${t.dtype}, the model runs in ${this.dtype}`);
-    }
-    if (problems.length > 0) {
-      const shown = problems.slice(0, 20).join('\n  ');
-      const more = problems.length > 20 ? `\n  … and ${problems.length - 20} more` : '';
-      throw new Error(`UNet weights do not fit the config (${problems.length} problems):\n  ${shown}${more}`);
-    }
-  }
-
-  get(name: string): Tensor {
-    const t = this.map.get(name);
-    if (!t) throw new Error(`UNet weights: missing ${name}`);
-    return t;
-  }
-
-  /** A 1×1 conv weight [O, I, 1, 1] (or a linear weight [O, I]) as the [O, I] matrix it is. */
-  matrix(name: string): Tensor {
-    const t = this.get(name);
-    return t.rank === 2 ? t : t.reshape([t.shape[0]!, t.size / t.shape[0]!]);
+/** The U-Net's loaded parameters by diffusers name. */
+export class UNetWeights extends ModelWeights {
+  constructor(map: ReadonlyMap<string, Tensor>, dtype: FloatDType) {
+    super('UNet', map, dtype);
   }
 }

@@ -1,43 +1,10 @@
-// Checked access to the VAE's loaded parameters by diffusers name.
-
 import type { Tensor } from '../runtime/tensor.js';
-import { formatShape, type FloatDType } from '../runtime/dtype.js';
+import type { FloatDType } from '../runtime/dtype.js';
+import { ModelWeights } from '../runtime/model-weights.js';
 
-export class VaeWeights {
-  constructor(
-    private readonly map: ReadonlyMap<string, Tensor>,
-    readonly dtype: FloatDType,
-  ) {}
-
-  /**
-   * Throws one error listing every missing, misshapen or wrongly typed parameter; names outside
-   * `expected` are ignored (a map may hold the whole pipeline).
-   */
-  validate(expected: ReadonlyMap<string, readonly number[]>): void {
-    const problems: string[] = [];
-    for (const [name, shape] of expected) {
-      const t = this.map.get(name);
-      if (!t) problems.push(`missing ${name} ${formatShape(shape)}`);
-      else if (t.isDisposed) problems.push(`${name} was disposed`);
-      else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-        problems.push(`${name} is ${formatShape(t.shape)}, expected ${formatShape(shape)}`);
-      } else if (t.dtype !== this.dtype) problems.push(`${name} is ${t.dtype}, the VAE runs in ${this.dtype}`);
-    }
-    if (problems.length > 0) {
-      const shown = problems.slice(0, 20).join('\n  ');
-      const more = problems.length > 20 ? `\n  … and ${problems.length - 20} more` : '';
-      throw new Error(`VAE weights do not fit the config (${problems.length} problems):\n  ${shown}${more}`);
-    }
-  }
-
-  get(name: string): Tensor {
-    const t = this.map.get(name);
-    if (!t) throw new Error(`VAE weights: missing ${name}`);
-    return t;
-  }
-
-  /** weight and bias of a layer. */
-  pair(name: string): readonly [Tensor, Tensor] {
-    return [this.get(`${name}.weight`), this.get(`${name}.bias`)];
+/** The VAE's loaded parameters by diffusers name. */
+export class VaeWeights extends ModelWeights {
+  constructor(map: ReadonlyMap<string, Tensor>, dtype: FloatDType) {
+    super('VAE', map, dtype);
   }
 }
