@@ -22,8 +22,9 @@
 //   - The importance of evaluation k comes from evaluation k − 1 (the current one's ε is not known
 //     until the U-Net has run).
 //   - Destinations come from our own counter-based hash, not torch's generator.
-// The paper's text beyond its overview (pool/destination sizes, threshold values) was not available
-// to us; the defaults below were chosen by measurement on the tiny test U-Net (see IMPORTANCE_DEFAULTS).
+// The paper's text beyond its overview (pool/destination sizes, threshold values) was not
+// available to us; the defaults were chosen by measurement on the tiny test U-Net (see
+// IMPORTANCE_DEFAULTS).
 
 import type { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -33,6 +34,11 @@ import { ToMePlugin } from './tome.js';
 import { importanceCounts, planImportanceMerge, rankImportance, type ImportanceCounts, type ImportanceFractions } from './importance-split.js';
 import { mergesAt, mixSeed, resolveBlockOptions, tomesdPlan, type ResolvedBlockOptions, type TomesdBlockOptions } from './tomesd-blocks.js';
 
+/**
+ * tomesd's block options (maxDownsample, seed, which sublayers merge) apply to both paths; sx, sy
+ * and useRand only shape the ToMe fallback's grid destinations. Fractions default to
+ * IMPORTANCE_DEFAULTS.
+ */
 export interface ImportanceOptions extends TomesdBlockOptions, Partial<ImportanceFractions> {}
 
 /**

@@ -10,7 +10,8 @@ import { ToMePlugin } from '../../merge/tome.js';
 import { createMergePlugin } from '../../merge/index.js';
 import { AttentionHooks, type BlockPlace, type Evaluation } from '../../unet/hooks.js';
 import { loadTinyUNet, openUNetGolden } from '../unet/fixture.js';
-import { referenceGuidanceMagnitude, referencePool, referenceRankOf } from './importance-reference.js';
+import { referenceRank } from '../kernels/merge-reference.js';
+import { referenceGuidanceMagnitude, referencePool } from '../kernels/importance-reference.js';
 
 function place(width: number, height: number, channels: number, downsample = 1): BlockPlace {
   return {
@@ -99,7 +100,7 @@ t.test('one block: pool, destinations, forced and independent tokens, group mean
   // the two CFG halves of an image differ in x, but share the importance and so the split
   const x = rt.keep(rt.upload(xs, [batch, tokens, channels], 'f32'));
   const rank = rt.keep(rt.tidy(() => rankImportance(rt, rt.upload(map, [images, latentH, latentW], 'f32'), factor)));
-  const wantRank = referenceRankOf(referencePool(map, [images, latentH, latentW], factor), images, tokens);
+  const wantRank = referenceRank(referencePool(map, [images, latentH, latentW], factor), images, tokens).rank;
   t.same([...(await rt.readU32(rank))], wantRank, 'importance rank = rank of the TS-pooled map');
 
   const c = importanceCounts(tokens, IMPORTANCE_DEFAULTS);
