@@ -18,25 +18,28 @@ function checkRange(config: SchedulerConfig, ts: readonly number[], who: string)
   return [...ts];
 }
 
+/**
+ * The descending grid DDIM, PNDM and Euler share for each spacing; they differ only in how a
+ * 'linspace' point is rounded (to an integer, or to float32 for Euler's fractional timesteps).
+ */
+function descendingGrid(config: SchedulerConfig, steps: number, roundLinspace: (t: number) => number): number[] {
+  const T = config.numTrainTimesteps;
+  switch (config.timestepSpacing) {
+    case 'linspace':
+      return npLinspace(0, T - 1, steps).map(roundLinspace).reverse();
+    case 'leading': {
+      const ratio = Math.floor(T / steps);
+      return Array.from({ length: steps }, (_, i) => i * ratio + config.stepsOffset).reverse();
+    }
+    case 'trailing':
+      return npArange(T, 0, -T / steps).map((t) => roundHalfEven(t) - 1);
+  }
+}
+
 /** DDIMScheduler: descending integer timesteps. */
 export function ddimTimesteps(config: SchedulerConfig, steps: number): number[] {
   checkSteps(config, steps, 'ddim');
-  const T = config.numTrainTimesteps;
-  let ts: number[];
-  switch (config.timestepSpacing) {
-    case 'linspace':
-      ts = npLinspace(0, T - 1, steps).map(roundHalfEven).reverse();
-      break;
-    case 'leading': {
-      const ratio = Math.floor(T / steps);
-      ts = Array.from({ length: steps }, (_, i) => i * ratio + config.stepsOffset).reverse();
-      break;
-    }
-    case 'trailing':
-      ts = npArange(T, 0, -T / steps).map((t) => roundHalfEven(t) - 1);
-      break;
-  }
-  return checkRange(config, ts, 'ddim');
+  return checkRange(config, descendingGrid(config, steps, roundHalfEven), 'ddim');
 }
 
 /**
@@ -45,23 +48,7 @@ export function ddimTimesteps(config: SchedulerConfig, steps: number): number[] 
  */
 export function plmsTimesteps(config: SchedulerConfig, steps: number): number[] {
   checkSteps(config, steps, 'plms');
-  const T = config.numTrainTimesteps;
-  let grid: number[];
-  switch (config.timestepSpacing) {
-    case 'linspace':
-      grid = npLinspace(0, T - 1, steps).map(roundHalfEven);
-      break;
-    case 'leading': {
-      const ratio = Math.floor(T / steps);
-      grid = Array.from({ length: steps }, (_, i) => i * ratio + config.stepsOffset);
-      break;
-    }
-    case 'trailing':
-      grid = npArange(T, 0, -T / steps)
-        .map((t) => roundHalfEven(t) - 1)
-        .reverse();
-      break;
-  }
+  const grid = descendingGrid(config, steps, roundHalfEven).reverse();
   const ts = [...grid.slice(0, -1), ...grid.slice(-2, -1), ...grid.slice(-1)].reverse();
   return checkRange(config, ts, 'plms');
 }
@@ -69,22 +56,7 @@ export function plmsTimesteps(config: SchedulerConfig, steps: number): number[] 
 /** EulerDiscreteScheduler: descending float32 timesteps (fractional for 'linspace'). */
 export function eulerTimesteps(config: SchedulerConfig, steps: number): number[] {
   checkSteps(config, steps, 'euler');
-  const T = config.numTrainTimesteps;
-  let ts: number[];
-  switch (config.timestepSpacing) {
-    case 'linspace':
-      ts = npLinspace(0, T - 1, steps).map(f32).reverse();
-      break;
-    case 'leading': {
-      const ratio = Math.floor(T / steps);
-      ts = Array.from({ length: steps }, (_, i) => i * ratio + config.stepsOffset).reverse();
-      break;
-    }
-    case 'trailing':
-      ts = npArange(T, 0, -T / steps).map((t) => roundHalfEven(t) - 1);
-      break;
-  }
-  return checkRange(config, ts, 'euler');
+  return checkRange(config, descendingGrid(config, steps, f32), 'euler');
 }
 
 /**
