@@ -4,6 +4,7 @@ import type { SubgroupMatrixConfig } from '../runtime/gpu.js';
 import { Uniforms } from '../runtime/uniforms.js';
 import { kernelSource, specialize } from '../runtime/wgsl.js';
 import { formatShape, type DType } from '../runtime/dtype.js';
+import { checkDeviceCount, countFunction, type DeviceCount } from './device-count.js';
 
 export interface AttentionOptions {
   heads: number;
@@ -12,6 +13,16 @@ export interface AttentionOptions {
   /** key j masked for query i when j > i (CLIP text encoder) */
   causal?: boolean;
   out?: Tensor;
+  /**
+   * Fixed-capacity queries whose real count lives on the GPU (e.g. a CA-ToMe merged sequence): rows
+   * at or past min(count, Nq) are not computed, and their output rows are left as they were.
+   */
+  validQueries?: DeviceCount;
+  /**
+   * Fixed-capacity keys/values: keys at or past min(count, Nk) are masked out of the softmax and
+   * never read (so whatever those rows hold cannot reach the output). At least one key must be valid.
+   */
+  validKeys?: DeviceCount;
 }
 
 /** Plain WGSL: `threadsPerRow` threads share a query row, `rows` rows per workgroup. */
@@ -56,6 +67,8 @@ export interface AttentionProblem {
   readonly dtype: DType;
   readonly causal: boolean;
   readonly scale: number;
+  /** Whether the valid keys come from a GPU count (not every variant can mask them). */
+  readonly countedKeys?: boolean;
 }
 
 const LOG2E = Math.LOG2E;
@@ -79,6 +92,8 @@ export function attentionProblem(q: Tensor, k: Tensor, v: Tensor, options: Atten
     throw new Error(`${what()}: q, k, v must share dtype f32 or f16 (got ${q.dtype}, ${k.dtype}, ${v.dtype})`);
   }
   const headDim = width / options.heads;
+  if (options.validQueries) checkDeviceCount('attention', 'validQueries', options.validQueries);
+  if (options.validKeys) checkDeviceCount('attention', 'validKeys', options.validKeys);
   return {
     batch,
     nq,
@@ -88,6 +103,7 @@ export function attentionProblem(q: Tensor, k: Tensor, v: Tensor, options: Atten
     dtype: q.dtype,
     causal: options.causal ?? false,
     scale: options.scale ?? 1 / Math.sqrt(headDim),
+    countedKeys: options.validKeys !== undefined,
   };
 }
 
@@ -131,15 +147,15 @@ function portableBytes(d: number, rows: number, g: number, keyBlock: number): nu
 /**
  * The variant for a problem on this device: the tensor-core kernel for f16 when the device has
  * subgroup matrices and the head dim is a multiple of 8 (and in the range verified on hardware),
- * else the portable kernel. Staged K/V, 4 subgroups × 16 rows, 32-key blocks measured best on the
- * H100 at the U-Net's shapes.
+ * else the portable kernel. From sweeps on the H100 (bench-kernels --filter attn-sweep, Nov 2026):
+ * 16×16×16 fragments beat 16×8×8 even where they pad the head dim (d = 40: 27.2 vs 25.0 TFLOP/s at
+ * 4096 tokens); staged K/V and 32-key blocks throughout; up to d = 48, 4 subgroups × 16 rows, 8
+ * from 8192 queries (16384: 33.6 vs 30.0 TFLOP/s); 2 beyond d = 48.
  */
 export function chooseAttentionVariant(rt: Runtime, p: AttentionProblem): AttentionVariant {
   if (p.dtype === 'f16') {
-    // The fragment shape that pads the head dim least (d = 40: 16×8×8), then the largest.
-    const padded = (c: SubgroupMatrixConfig) => Math.ceil(p.headDim / Math.max(c.N, c.K, 8)) * Math.max(c.N, c.K, 8);
-    const frags = [...attentionFragments(rt)].sort((a, b) => padded(a) - padded(b));
-    for (const frag of frags) {
+    // largest fragments first
+    for (const frag of attentionFragments(rt)) {
       const mk = (subgroups: number, keyBlock: number): MatrixVariant => ({
         kind: 'mma',
         frag: { M: frag.M, N: frag.N, K: frag.K },
@@ -149,7 +165,8 @@ export function chooseAttentionVariant(rt: Runtime, p: AttentionProblem): Attent
         kv: 'staged',
         prefetch: true,
       });
-      const candidates = p.headDim <= 96 ? [mk(4, 32), mk(2, 32), mk(1, 32)] : [mk(2, 32), mk(1, 32)];
+      const wide = p.headDim <= 48 ? (p.nq >= 8192 ? [mk(8, 32), mk(4, 32)] : [mk(4, 32)]) : [];
+      const candidates = [...wide, mk(2, 32), mk(1, 32)];
       const fit = candidates.find((v) => attentionVariantProblem(rt, p, v) === null);
       if (fit) return fit;
     }
@@ -231,6 +248,8 @@ export function attentionVariantProblem(rt: Runtime, p: AttentionProblem, v: Att
   }
   if (v.subgroups * 32 > rt.device.limits.maxComputeInvocationsPerWorkgroup) return 'too many threads per workgroup';
   if (v.kv === 'direct') {
+    // Direct fragments read whole key blocks from storage: V rows past a GPU count would enter P·V.
+    if (p.countedKeys) return 'direct K/V cannot mask keys past a GPU count';
     if (p.headDim % v.frag.N !== 0 || p.headDim % v.frag.K !== 0) return 'direct K/V fragments must divide the head dim';
     if (p.nk < v.keyBlock) return `direct K/V needs at least ${v.keyBlock} keys`;
   }
@@ -242,7 +261,23 @@ function rowsPerWorkgroup(v: AttentionVariant): number {
   return v.kind === 'portable' ? v.rows : v.subgroups * v.rowFrags * v.frag.M;
 }
 
-function kernelCode(p: AttentionProblem, v: AttentionVariant): string {
+interface TokenCounts {
+  readonly queries?: DeviceCount;
+  readonly keys?: DeviceCount;
+}
+
+/** valid_queries() and valid_keys() for the kernels: the uniform sizes, or GPU counts at bindings 5 and 6. */
+function countCode(counts: TokenCounts): string {
+  const kb = counts.queries ? 6 : 5;
+  return (
+    countFunction('query_count', 5, counts.queries, 'p.nq') +
+    countFunction('key_count', kb, counts.keys, 'p.nk') +
+    'fn valid_queries() -> u32 { return min(p.nq, query_count()); }\n' +
+    'fn valid_keys() -> u32 { return min(p.nk, key_count()); }\n'
+  );
+}
+
+function kernelCode(p: AttentionProblem, v: AttentionVariant, counts: TokenCounts): string {
   if (v.kind === 'portable') {
     const consts = {
       D: p.headDim,
@@ -252,11 +287,11 @@ function kernelCode(p: AttentionProblem, v: AttentionVariant): string {
       PARTIAL: v.threadsPerRow > 1 ? v.rows * v.threadsPerRow * v.keyBlock : 1,
       CAUSAL: p.causal,
     };
-    return specialize(kernelSource('attention.wgsl'), { dtype: p.dtype, consts });
+    return specialize(kernelSource('attention.wgsl') + countCode(counts), { dtype: p.dtype, consts });
   }
   const { consts } = matrixLayout(p, v, !v.emulated);
   const kvFile = v.kv === 'staged' ? 'attention_mma_kv_staged.wgsl' : v.emulated ? 'attention_mma_kv_direct_emulated.wgsl' : 'attention_mma_kv_direct.wgsl';
-  const core = kernelSource(kvFile) + kernelSource('attention_mma.wgsl');
+  const core = kernelSource(kvFile) + kernelSource('attention_mma.wgsl') + countCode(counts);
   if (v.emulated) return specialize(kernelSource('attention_mma_emulated.wgsl') + core, { dtype: 'f16', enables: ['subgroups'], consts });
   // Fragment offsets derive from the subgroup index, which the uniformity analysis cannot prove
   // uniform; they are uniform within each subgroup, which is what the hardware needs.
@@ -299,11 +334,13 @@ export function attentionWith(
   }
   if ([q, k, v].some((t) => t.buffer === out.buffer)) throw new Error('attention: out must not share a buffer with q, k or v');
   if (p.nq === 0) return { out, variant: chosen };
-  const label = `attention ${attentionVariantName(chosen)} d${p.headDim} ${p.dtype}${p.causal ? ' causal' : ''}`;
+  const counts: TokenCounts = { queries: options.validQueries, keys: options.validKeys };
+  const counted = `${counts.queries ? ' counted-q' : ''}${counts.keys ? ' counted-k' : ''}`;
+  const label = `attention ${attentionVariantName(chosen)} d${p.headDim} ${p.dtype}${p.causal ? ' causal' : ''}${counted}`;
   rt.dispatch({
-    pipeline: rt.pipeline(label, kernelCode(p, chosen)),
+    pipeline: rt.pipeline(label, kernelCode(p, chosen, counts)),
     uniforms: new Uniforms().u32(p.nq, p.nk, p.heads).f32(p.scale * LOG2E),
-    bindings: [q, k, v, out],
+    bindings: [q, k, v, out, ...[counts.queries, counts.keys].flatMap((c) => (c ? [c.tensor] : []))],
     workgroups: [Math.ceil(p.nq / rowsPerWorkgroup(chosen)), p.heads, p.batch],
   });
   return { out, variant: chosen };

@@ -5,6 +5,10 @@
 // (running max m and sum l) so only one block of scores ever exists, in registers.
 // With G > 1 the partial dot products over each thread's column slice meet in workgroup memory.
 // Scores are kept in the log2 domain (q is pre-multiplied by scale·log2 e) so exp2 does the work.
+// Fixed-capacity inputs: valid_queries() and valid_keys() (appended by the wrapper: p.nq and p.nk,
+// or counts a kernel left on the GPU) bound the rows that are real. Keys past valid_keys() are
+// never loaded (zeros in the stage) and masked; workgroups whose rows all lie past valid_queries()
+// return at once, and rows past it are never written.
 // Expects from the prelude: T, D, G, BQ, BKEY, PARTIAL (BQ·G·BKEY, or 1 when G = 1), CAUSAL.
 
 struct Params {
@@ -40,6 +44,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   let b = wg.z;
   let hd = p.heads * D;
   let col0 = h * D + part * DG;
+  // Both are uniform (a uniform or read-only storage at a constant index), so the return below and
+  // the key loop keep the barriers in uniform control flow.
+  let n_q = valid_queries();
+  let n_k = valid_keys();
+  if (q_first >= n_q) { return; }
 
   // Rows past the end read the last real row (never written back) so no load goes out of range.
   let q_base = (b * p.nq + min(qi, p.nq - 1u)) * hd + col0;
@@ -52,15 +61,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   var m = MASKED;
   var l = 0.0;
 
-  var key_end = p.nk;
-  if (CAUSAL) { key_end = min(p.nk, q_first + BQ); }
+  var key_end = n_k;
+  if (CAUSAL) { key_end = min(n_k, q_first + BQ); }
   for (var key0 = 0u; key0 < key_end; key0 += BKEY) {
     workgroupBarrier();
     for (var i = li; i < BKEY * D; i += WG) {
       let key = key0 + i / D;
       var kx = 0.0;
       var vx = 0.0;
-      if (key < p.nk) {
+      if (key < n_k) {
         let at = (b * p.nk + key) * hd + h * D + i % D;
         kx = f32(k[at]);
         vx = f32(v[at]);
@@ -91,7 +100,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
     var block_max = MASKED;
     for (var j = 0u; j < BKEY; j++) {
       let key = key0 + j;
-      let keep = key < p.nk && (!CAUSAL || key <= qi);
+      let keep = key < n_k && (!CAUSAL || key <= qi);
       s[j] = select(MASKED, s[j], keep);
       block_max = max(block_max, s[j]);
     }
@@ -108,7 +117,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
     }
   }
 
-  if (qi < p.nq) {
+  if (qi < n_q) {
     let inv = 1.0 / l;
     let o_base = (b * p.nq + qi) * hd + col0;
     for (var c = 0u; c < DG; c++) { out[o_base + c] = T(o[c] * inv); }

@@ -20,7 +20,10 @@
 // Expects from the prelude: FM, FN, FK (fragment shape), NSG, RQ, BKEY, D, DP (D padded to the
 // fragments), KS (stage row stride, f16), PS (P row stride), SS (S row stride, f32; O is parked
 // there BKEY columns at a time), STAGE (stage size, f16), LPR (lanes per row: 32 / (RQ·FM)),
-// CAUSAL, REAL_SUBGROUPS, SLACK (f32), XSKIP (0; bits skip phases, for profiling).
+// CAUSAL, REAL_SUBGROUPS, SLACK (f32), XSKIP (0; bits skip phases, for profiling); from the
+// wrapper: valid_queries() and valid_keys() (p.nq and p.nk, or counts a kernel left on the GPU for
+// fixed-capacity inputs: keys past valid_keys() are masked and, staged, never loaded; workgroups
+// whose rows all lie past valid_queries() return at once and rows past it are never written).
 
 struct Params {
   nq: u32,
@@ -68,12 +71,12 @@ fn put8(at: u32, x: vec4<u32>) {
 }
 
 // Four scaled scores of one row, masked before `first` (keys an earlier block already covered),
-// past the last key and (causal) past the query's own index.
-fn score4(at: u32, key: u32, first: u32, qi: u32, edge: bool) -> vec4<f32> {
+// from `end` (the valid keys) and (causal) past the query's own index.
+fn score4(at: u32, key: u32, first: u32, end: u32, qi: u32, edge: bool) -> vec4<f32> {
   var t = vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], scratch[at + 3u]) * p.scale_log2;
   if (edge) {
     let keys = vec4<u32>(key) + vec4<u32>(0u, 1u, 2u, 3u);
-    var keep = (keys >= vec4<u32>(first)) & (keys < vec4<u32>(p.nk));
+    var keep = (keys >= vec4<u32>(first)) & (keys < vec4<u32>(end));
     if (CAUSAL) { keep = keep & (keys <= vec4<u32>(qi)); }
     t = select(vec4<f32>(MASKED), t, keep);
   }
@@ -115,13 +118,18 @@ fn main(
   let b = wg.z;
   let h = wg.y;
   let q0 = wg.x * BQ;
+  // Uniform (a uniform or read-only storage at a constant index): the return keeps every later
+  // barrier in uniform control flow.
+  let n_q = valid_queries();
+  let n_k = valid_keys();
+  if (q0 >= n_q) { return; }
 
   // Q tile [BQ × DP] through the stage, then into registers for the whole key loop.
   for (var g = li; g < BQ * CHP; g += WG) {
     let r = g / CHP;
     let c = g % CHP;
     var x = vec4<u32>();
-    if (q0 + r < p.nq && c < CH) { x = q[((b * p.nq + q0 + r) * p.heads + h) * CH + c]; }
+    if (q0 + r < n_q && c < CH) { x = q[((b * p.nq + q0 + r) * p.heads + h) * CH + c]; }
     put8(r * KS + c * 8u, x);
   }
   workgroupBarrier();
@@ -143,8 +151,8 @@ fn main(
   var l = 0.0;
   var alpha = 1.0;
 
-  var key_end = p.nk;
-  if (CAUSAL) { key_end = min(p.nk, q0 + BQ); }
+  var key_end = n_k;
+  if (CAUSAL) { key_end = min(n_k, q0 + BQ); }
   kv_begin(li, b, h, key_end);
   for (var key0 = 0u; key0 < key_end; key0 += BKEY) {
     let kstart = kv_enter(li, key0, key_end);
@@ -164,14 +172,14 @@ fn main(
     workgroupBarrier();
 
     // Online softmax of this block, one row per LPR lanes, in one pass against the running max.
-    let edge = kstart != key0 || kstart + BKEY > p.nk || (CAUSAL && kstart + BKEY > q0 + 1u);
+    let edge = kstart != key0 || kstart + BKEY > n_k || (CAUSAL && kstart + BKEY > q0 + 1u);
     let s_row = s_base + lane_row * SS;
     let p_row = wrow * PS;
     var block_max = MASKED;
     var sum = 0.0;
     if ((XSKIP & 2u) == 0u) {
       for (var g = part; g < GROUPS; g += LPR) {
-        let t = score4(s_row + 4u * g, kstart + 4u * g, key0, qi, edge);
+        let t = score4(s_row + 4u * g, kstart + 4u * g, key0, n_k, qi, edge);
         block_max = max(block_max, max(max(t.x, t.y), max(t.z, t.w)));
         sum += write_p4(p_row + 4u * g, t, m);
       }
@@ -186,7 +194,7 @@ fn main(
       l *= alpha;
       sum = 0.0;
       for (var g = part; g < GROUPS; g += LPR) {
-        let t = score4(s_row + 4u * g, kstart + 4u * g, key0, qi, edge);
+        let t = score4(s_row + 4u * g, kstart + 4u * g, key0, n_k, qi, edge);
         sum += write_p4(p_row + 4u * g, t, m);
       }
     }
@@ -234,7 +242,7 @@ fn main(
     workgroupBarrier();
     park_o(s_base, ch, &oacc);
     workgroupBarrier();
-    if (qi < p.nq) {
+    if (qi < n_q) {
       let o_row = s_base + lane_row * SS;
       for (var x = part; x < BKEY / 8u; x += LPR) {
         let c8 = ch * (BKEY / 8u) + x;

@@ -2,8 +2,10 @@
 // [BKEY × DP] into the stage (zero-padded past the head dim and the last key), 8 halves per load;
 // with PREFETCH the next block is already in registers while the current one is used. Needed when
 // the fragments do not divide the head dim (d = 40 with 16×16×16) or for few keys.
+// Keys past valid_keys() are staged as zeros, so rows past a GPU count never reach P·V.
 // Expects from the prelude: BKEY, KS, PF (vec4 loads per thread per tensor), PREFETCH; from
-// attention_mma.wgsl: p, WG, CH, CHP, stage, put8; from the fragment ops: stage_right_col/row.
+// attention_mma.wgsl: p, WG, CH, CHP, stage, put8, valid_keys; from the fragment ops:
+// stage_right_col/row.
 
 const KV_CHUNKS: u32 = BKEY * CHP;
 const V_OFF: u32 = BKEY * KS;
@@ -23,7 +25,7 @@ fn fetch_kv(li: u32, key0: u32) {
     let c = g % CHP;
     var kx = vec4<u32>();
     var vx = vec4<u32>();
-    if (g < KV_CHUNKS && key < p.nk && c < CH) {
+    if (g < KV_CHUNKS && key < valid_keys() && c < CH) {
       let at = ((kv_b * p.nk + key) * p.heads + kv_h) * CH + c;
       kx = k[at];
       vx = v[at];

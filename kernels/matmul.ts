@@ -43,6 +43,8 @@ export function linearProblem(rt: Runtime, x: Tensor, weight: Tensor, options: L
 
 export interface MatmulOptions {
   transposeB?: boolean;
+  /** Kernel label in errors and profiles (default 'matmul'), e.g. to count a product towards its caller. */
+  label?: string;
   alpha?: number;
   out?: Tensor;
   /** Force a kernel variant (benchmarks and tests); chosen per shape and device otherwise. */
@@ -78,7 +80,7 @@ export function matmulProblem(rt: Runtime, a: Tensor, b: Tensor, options: Matmul
   const out = options.out ?? rt.empty(outShape, a.dtype);
   checkShape('matmul', 'out', out, outShape);
   return {
-    label: 'matmul',
+    label: options.label ?? 'matmul',
     mode: transposeB ? 'nk' : 'kn',
     m,
     n,

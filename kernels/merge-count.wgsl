@@ -1,11 +1,14 @@
 // CA-ToMe's adaptive merge count: per batch row, how many keys (best similarities) reach the
 // threshold; counts[rows] gets the maximum over the rows, the r that every row then merges (so
-// both halves of a guided batch keep one token count). One workgroup does all rows.
+// both halves of a guided batch keep one token count). With tokens > 0, counts[rows + 1] gets
+// tokens − that maximum: the length of the merged sequence, for kernels that bound their work by it
+// on the GPU. One workgroup does all rows.
 
 struct Params {
   n: u32,    // keys per batch row
   rows: u32,
   threshold: f32,
+  tokens: u32, // 0: no merged length to write
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -31,5 +34,8 @@ fn main(@builtin(local_invocation_index) li: u32) {
     if (li == 0u) { counts[b] = row_count; }
     workgroupBarrier();
   }
-  if (li == 0u) { counts[p.rows] = most; }
+  if (li == 0u) {
+    counts[p.rows] = most;
+    if (p.tokens > 0u) { counts[p.rows + 1u] = p.tokens - most; }
+  }
 }

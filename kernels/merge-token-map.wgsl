@@ -4,12 +4,13 @@
 //   source i, rank_i >= r   → rank_i − r                     (kept as itself)
 //   source i, rank_i <  r   → (n_src − r) + best_dst_i       (takes its destination's value)
 // One invocation per source or destination; tokens are a permutation, so every write is distinct.
+// r comes from merge_r() (appended by the wrapper): the uniform, or a count a kernel left on the GPU.
 
 struct Params {
   tokens: u32,
   n_src: u32,
   n_dst: u32,
-  r: u32,
+  r: u32,           // when merge_r() is not on the GPU
   src_stride: u32, // n_src when every batch row has its own split, 0 when one split serves all
   dst_stride: u32,
 }
@@ -25,10 +26,11 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let b = gid.y;
   let i = gid.x;
-  let unmerged = p.n_src - p.r;
+  let r = merge_r();
+  let unmerged = p.n_src - r;
   if (i < p.n_src) {
     let k = rank[b * p.n_src + i];
-    let at = select(unmerged + best_dst[b * p.n_src + i], k - p.r, k >= p.r);
+    let at = select(unmerged + best_dst[b * p.n_src + i], k - r, k >= r);
     pos[b * p.tokens + src[b * p.src_stride + i]] = at;
   } else if (i < p.n_src + p.n_dst) {
     let j = i - p.n_src;

@@ -3,20 +3,23 @@
 // sources s_1..s_c (grouped by merge-group.wgsl, in rank order):
 //   out = (x[dst_j] + x[s_1] + … + x[s_c]) / (1 + c)
 // summed in that order in f32, as torch's scatter_reduce(…, "mean", include_self=True) does.
-// One invocation per output value.
+// One invocation per output value. r comes from merge_r() (appended by the wrapper): the uniform,
+// or a count a kernel left on the GPU; out then has a fixed capacity of rows and those past the
+// merged sequence get zeros.
 // Expects from the prelude: T.
 
 struct Params {
-  total: u32,      // B · (n_src − r + n_dst) · C output values
+  total: u32,      // B · out_rows · C output values
   tokens: u32,
   channels: u32,
   n_src: u32,
   n_dst: u32,
-  r: u32,
+  r: u32,          // when merge_r() is not on the GPU
   src_stride: u32, // n_src when every batch row has its own split, 0 when one split serves all
   dst_stride: u32,
   group_stride: u32, // r rounded up to at least 1: the row length of `grouped`
   row_width: u32,  // invocations per row of the 2-D grid
+  out_rows: u32,   // rows per batch row of out: n_src − r + n_dst, or the capacity N
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,14 +35,18 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let e = gid.y * p.row_width + gid.x;
   if (e >= p.total) { return; }
-  let unmerged = p.n_src - p.r;
-  let merged_tokens = unmerged + p.n_dst;
+  let r = merge_r();
+  let unmerged = p.n_src - r;
   let c = e % p.channels;
-  let q = (e / p.channels) % merged_tokens;
-  let b = e / (p.channels * merged_tokens);
+  let q = (e / p.channels) % p.out_rows;
+  let b = e / (p.channels * p.out_rows);
+  if (q >= unmerged + p.n_dst) {
+    out[e] = T(0.0);
+    return;
+  }
   let x_row = b * p.tokens;
   if (q < unmerged) {
-    let i = order[b * p.n_src + p.r + q];
+    let i = order[b * p.n_src + r + q];
     out[e] = x[(x_row + src[b * p.src_stride + i]) * p.channels + c];
     return;
   }

@@ -5,11 +5,12 @@
 //
 //   partition   tokens → dst (given as indices) + src (the rest)        partitionFromDestinations
 //   match       metric [B, N, C] → per source: best similarity, best destination, rank   matchBipartite
-//   r           host-known (ToMe), or from a threshold: countAtLeastThreshold + readMergeCounts
+//   r           host-known (ToMe), or from a threshold on the GPU        countAtLeastThreshold
 //   plan        r → grouped sources per destination + token positions   planMerge
 //   merge/unmerge                                                       BipartiteMerge
 //
-// Every step records GPU work only, except readMergeCounts, the one readback (a u32 per block).
+// Every step records GPU work only; nothing is read back. With r on the GPU the merged tensor keeps
+// the capacity [B, N, C] (its first N − r rows real) and the plan carries N − r as a GPU count.
 // Ordering is tomesd's: merged = [unmerged sources by descending similarity, destinations in dst
 // order]; ties in similarity fall back to source index order (torch's unstable sort may differ).
 
@@ -25,6 +26,7 @@ import { mergedPositions } from '../kernels/merge-token-map.js';
 import { mergeTokens } from '../kernels/merge-tokens.js';
 import { unmergeTokens } from '../kernels/merge-unmerge.js';
 import { complementTokens } from '../kernels/merge-complement.js';
+import type { DeviceCount } from '../kernels/device-count.js';
 
 /** A split of N tokens into destinations and sources (u32 token indices, [n] shared or [B, n] per row). */
 export interface TokenPartition {
@@ -121,51 +123,60 @@ export function matchBipartite(rt: Runtime, metric: Tensor, partition: TokenPart
   return new BipartiteMatch(partition, metric.shape[0]!, best.similarity, best.destination, rank, order);
 }
 
-/** u32 [B + 1]: per row how many sources have similarity ≥ threshold, then the maximum over rows. */
-export function countAtLeastThreshold(rt: Runtime, match: BipartiteMatch, threshold: number): Tensor {
-  return countAtLeast(rt, match.similarity, threshold);
+/** A merge count that stays on the GPU (CA-ToMe's r), with the merged length it leaves. */
+export interface MergeCount {
+  /** u32 [B + 2]: per row #sources ≥ threshold, r = their maximum, then N − r. Owned by the caller. */
+  readonly tensor: Tensor;
+  /** Sources every row merges: the maximum over the batch rows (both CFG halves keep one length). */
+  readonly r: DeviceCount;
+  /** Rows of the merged sequence that are real: N − r. */
+  readonly validTokens: DeviceCount;
+}
+
+/** r from a threshold, counted on the GPU: never read back, merged with by planMerge. */
+export function countAtLeastThreshold(rt: Runtime, match: BipartiteMatch, threshold: number): MergeCount {
+  const tensor = countAtLeast(rt, match.similarity, threshold, match.partition.tokens);
+  const batch = match.batch;
+  return { tensor, r: { tensor, index: batch }, validTokens: { tensor, index: batch + 1 } };
 }
 
 /**
- * THE sync point of token merging: reads the merge counts r (each the maximum over its batch rows)
- * that countAtLeastThreshold left on the GPU, all in one wait. Flushes and waits for the GPU, so a
- * pipeline calls it between U-Net evaluations, never inside one; fixed-ratio methods never need it.
+ * A merge of r sources per row into their best destinations, and its unmerge. r is a host number
+ * (exact shapes) or a MergeCount on the GPU (fixed capacity: merged tensors stay [B, N, C], and
+ * validTokens says how many of their rows are real).
  */
-export async function readMergeCounts(rt: Runtime, counts: readonly Tensor[]): Promise<number[]> {
-  for (const c of counts) {
-    if (c.dtype !== 'u32' || c.rank !== 1 || c.size < 2) throw new Error(`readMergeCounts: ${c} is not countAtLeastThreshold's u32 [B + 1]`);
-  }
-  // every copy is recorded and submitted before the first wait, so this is one round trip
-  const reads = counts.map((c) => rt.readBytes(c.buffer, 4, (c.size - 1) * 4));
-  return (await Promise.all(reads)).map((bytes) => new Uint32Array(bytes)[0]!);
-}
-
-/** A merge of r sources per row into their best destinations, and its unmerge. */
 export class BipartiteMerge {
-  /** Tokens per row after merging: N − r. */
+  /** Rows per batch row of a merged tensor: N − r, or the capacity N when r is on the GPU. */
   readonly mergedTokens: number;
+  /** With r on the GPU: the real merged rows N − r, on the GPU; null when r is a host number. */
+  readonly validTokens: DeviceCount | null;
 
   constructor(
     private readonly rt: Runtime,
     readonly match: BipartiteMatch,
-    readonly r: number,
-    /** [B, max(r, 1)] u32 and [B, n_dst] u32: merged sources grouped by destination. */
+    readonly r: number | MergeCount,
+    /** [B, max(r, 1)] u32 (r on the GPU: [B, max(n_src, 1)]) and [B, n_dst] u32: merged sources grouped by destination. */
     readonly grouped: Tensor,
     readonly segmentEnd: Tensor,
-    /** [B, N] u32: each token's row in the merged sequence. */
+    /** [B, N] u32: each token's row in the merged sequence (always below N − r). */
     readonly positions: Tensor,
   ) {
-    this.mergedTokens = match.partition.tokens - r;
+    this.mergedTokens = match.partition.tokens - (typeof r === 'number' ? r : 0);
+    this.validTokens = typeof r === 'number' ? null : r.validTokens;
   }
 
-  /** x [B, N, C] → [B, N − r, C]: unmerged sources by descending similarity, then destination means. */
+  /**
+   * x [B, N, C] → [B, N − r, C] (r on the GPU: [B, N, C], rows past N − r zero): unmerged sources by
+   * descending similarity, then destination means.
+   */
   merge(x: Tensor): Tensor {
     this.check('merge', x, this.match.partition.tokens);
     const p = this.match.partition;
-    return mergeTokens(this.rt, x, { src: p.src, dst: p.dst, order: this.match.order, grouped: this.grouped, segmentEnd: this.segmentEnd, r: this.r });
+    const r = typeof this.r === 'number' ? this.r : this.r.r;
+    return mergeTokens(this.rt, x, { src: p.src, dst: p.dst, order: this.match.order, grouped: this.grouped, segmentEnd: this.segmentEnd, r });
   }
 
-  /** y [B, N − r, C] → [B, N, C]: every token takes its own or its destination's value. */
+  /** y [B, mergedTokens, C] → [B, N, C]: every token takes its own or its destination's value (rows past N − r are never read). */
   unmerge(y: Tensor): Tensor {
     this.check('unmerge', y, this.mergedTokens);
     return unmergeTokens(this.rt, y, this.positions);
@@ -193,16 +204,21 @@ export class BipartiteMerge {
 
   private check(what: string, t: Tensor, tokens: number): void {
     if (t.rank !== 3 || t.shape[0] !== this.match.batch || t.shape[1] !== tokens) {
-      throw new Error(`BipartiteMerge.${what}: ${t} is not [${this.match.batch}, ${tokens}, C] (r = ${this.r})`);
+      throw new Error(`BipartiteMerge.${what}: ${t} is not [${this.match.batch}, ${tokens}, C] (r = ${typeof this.r === 'number' ? this.r : 'on the GPU'})`);
     }
   }
 }
 
-/** The merge of each row's r most similar sources (0 ≤ r ≤ n_src; tomesd clamps r to n_src). */
-export function planMerge(rt: Runtime, match: BipartiteMatch, r: number): BipartiteMerge {
+/**
+ * The merge of each row's r most similar sources (0 ≤ r ≤ n_src; tomesd clamps r to n_src). r from
+ * countAtLeastThreshold stays on the GPU (it is at most n_src by construction); the plan then
+ * refers to its tensor, which must outlive the plan.
+ */
+export function planMerge(rt: Runtime, match: BipartiteMatch, r: number | MergeCount): BipartiteMerge {
   const p = match.partition;
-  if (!Number.isInteger(r) || r < 0 || r > p.nSrc) throw new Error(`planMerge: r = ${r} outside 0..${p.nSrc}`);
-  const { grouped, segmentEnd } = groupByDestination(rt, match.rank, match.destination, p.nDst, r);
-  const positions = mergedPositions(rt, match.rank, match.destination, p.src, p.dst, r);
+  if (typeof r === 'number' && (!Number.isInteger(r) || r < 0 || r > p.nSrc)) throw new Error(`planMerge: r = ${r} outside 0..${p.nSrc}`);
+  const count = typeof r === 'number' ? r : r.r;
+  const { grouped, segmentEnd } = groupByDestination(rt, match.rank, match.destination, p.nDst, count);
+  const positions = mergedPositions(rt, match.rank, match.destination, p.src, p.dst, count);
   return new BipartiteMerge(rt, match, r, grouped, segmentEnd, positions);
 }

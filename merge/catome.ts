@@ -3,17 +3,19 @@
 // #{sources with best cosine similarity ≥ threshold} — and the merge pairs of each block computed
 // only at checkpoint evaluations and reused (cached in the block's hook state) in between.
 //
-// r depends on the data, and the merged tensor's shape depends on r, while the U-Net records a
-// whole evaluation without waiting for the GPU. So r reaches the host one evaluation late:
-//   - at a checkpoint evaluation the block matches x afresh on the GPU and leaves its count there;
-//     this evaluation merges the r of the block's previous checkpoint (none before the first) with
-//     the fresh pairs;
-//   - resolveMergeCounts(), awaited by the pipeline after each U-Net evaluation, reads the counts
-//     (the one sync point: one wait, a u32 per block, only after checkpoint evaluations);
-//   - every later evaluation until the next checkpoint merges exactly CA-ToMe's pairs and r.
-// So non-checkpoint evaluations match ca_tome; checkpoint evaluations use the fresh matching with
-// the previous count. Removing the lag needs the attention and linear kernels to take their token
-// count from a GPU buffer (see the report in merge/index.ts).
+// r depends on the data, yet the U-Net records a whole evaluation without waiting for the GPU, and
+// the denoising loop never reads back. So r never reaches the host:
+//   - at a checkpoint evaluation the block matches x afresh and counts r on the GPU (a u32 beside
+//     N − r, one count for both CFG halves: the maximum over the batch rows);
+//   - the merge kernels read r from that buffer; merged tensors keep the capacity [B, N, C], their
+//     first N − r rows the merged sequence (tomesd order: unmerged sources by descending
+//     similarity, then destinations) and zeros after; the token map points below N − r only;
+//   - the plan hands N − r to the U-Net (SublayerWrap.validTokens): self-attention masks keys past
+//     it and skips query rows past it; the linears run over all N rows (row-wise: the extra rows
+//     cost time, never correctness), and the unmerge reads only real rows;
+//   - every evaluation until the next checkpoint reuses the cached pairs and the cached r.
+// So every evaluation, the checkpoint itself included, merges exactly ca_tome's pairs with its r.
+// The price of fixed capacity: the linears around a merged sublayer do not shrink with r.
 
 import type { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -23,9 +25,9 @@ import {
   disposePartition,
   matchBipartite,
   planMerge,
-  readMergeCounts,
   type BipartiteMatch,
   type BipartiteMerge,
+  type MergeCount,
   type TokenPartition,
 } from './bipartite.js';
 import { checkpointSteps, type CaToMeSchedule } from './schedules.js';
@@ -48,20 +50,16 @@ export interface CaToMeOptions extends TomesdBlockOptions {
   readonly checkpoints?: CaToMeSchedule | readonly number[];
 }
 
-/** One block's cache. */
+/** One block's cache, all of it on the GPU. */
 export interface CaToMeBlockState {
   /** The split the cached match refers to (owned when random, else from the shared cache). */
   partition: TokenPartition | null;
   ownsPartition: boolean;
   /** Pairs of the last checkpoint. */
   match: BipartiteMatch | null;
-  /** The GPU count of that match, until resolveMergeCounts reads it. */
-  pendingCount: Tensor | null;
-  /** The resolved r of `match`, once read. */
-  count: number | null;
-  /** The last r read for this block (used at a checkpoint, before its own count is known). */
-  previousCount: number | null;
-  /** The merge of `match` with the r in use. */
+  /** r of those pairs and the merged length N − r, counted on the GPU at that checkpoint. */
+  count: MergeCount | null;
+  /** The merge of `match` with `count`. */
   plan: BipartiteMerge | null;
 }
 
@@ -72,7 +70,6 @@ export class CaToMePlugin implements AttentionPlugin<CaToMeBlockState> {
   readonly options: ResolvedBlockOptions;
   private readonly splits: GridPartitionCache;
   private readonly states = new Set<CaToMeBlockState>();
-  private reads = 0;
 
   constructor(
     private readonly rt: Runtime,
@@ -85,13 +82,8 @@ export class CaToMePlugin implements AttentionPlugin<CaToMeBlockState> {
     this.splits = new GridPartitionCache(rt);
   }
 
-  /** GPU→CPU waits made so far (resolveMergeCounts calls that had counts to read). */
-  get syncPoints(): number {
-    return this.reads;
-  }
-
   createBlockState(): CaToMeBlockState {
-    const state: CaToMeBlockState = { partition: null, ownsPartition: false, match: null, pendingCount: null, count: null, previousCount: null, plan: null };
+    const state: CaToMeBlockState = { partition: null, ownsPartition: false, match: null, count: null, plan: null };
     this.states.add(state);
     return state;
   }
@@ -99,48 +91,11 @@ export class CaToMePlugin implements AttentionPlugin<CaToMeBlockState> {
   planBlock(x: Tensor, { place, evaluation, state }: BlockCall<CaToMeBlockState>): BlockPlan | undefined {
     const o = this.options;
     if (this.threshold >= 1 || !mergesAt(place, evaluation, o) || !hasDestinations(place, o)) return undefined;
-    if (state.pendingCount) {
-      throw new Error(
-        `catome: ${place.name} still waits for the merge count of its last checkpoint; ` +
-          'await plugin.resolveMergeCounts() after every U-Net evaluation',
-      );
-    }
     if (state.match && state.match.partition.tokens !== place.tokens) {
       throw new Error(`catome: ${place.name} cached pairs for ${state.match.partition.tokens} tokens, now called with ${place.tokens}`);
     }
-    let r: number;
-    if (!state.match || this.checkpoints.has(evaluation.step)) {
-      this.recompute(x, place, evaluation, state);
-      r = state.previousCount ?? 0;
-    } else {
-      r = state.count ?? state.previousCount ?? 0;
-    }
-    const match = state.match!;
-    r = Math.min(r, match.partition.nSrc);
-    if (state.plan && (state.plan.match !== match || state.plan.r !== r)) {
-      state.plan.dispose();
-      state.plan = null;
-    }
-    if (!state.plan && r > 0) state.plan = planMerge(this.rt, match, r).keep();
-    return state.plan ? tomesdPlan(state.plan, o) : undefined;
-  }
-
-  /**
-   * The one sync point: reads every block's pending merge count (one wait for all) and makes it
-   * the r of that block's cached pairs from the next evaluation on. Await it after each U-Net
-   * evaluation (between evaluations, never inside one); it returns at once when nothing is pending.
-   */
-  async resolveMergeCounts(): Promise<void> {
-    const pending = [...this.states].filter((s) => s.pendingCount);
-    if (pending.length === 0) return;
-    this.reads++;
-    const counts = await readMergeCounts(this.rt, pending.map((s) => s.pendingCount!));
-    pending.forEach((s, i) => {
-      s.pendingCount!.dispose();
-      s.pendingCount = null;
-      s.count = counts[i]!;
-      s.previousCount = counts[i]!;
-    });
+    if (!state.match || this.checkpoints.has(evaluation.step)) this.recompute(x, place, evaluation, state);
+    return tomesdPlan(state.plan!, o);
   }
 
   disposeBlockState(state: CaToMeBlockState): void {
@@ -154,6 +109,7 @@ export class CaToMePlugin implements AttentionPlugin<CaToMeBlockState> {
     this.splits.dispose();
   }
 
+  /** Fresh pairs, r and plan from x: recorded GPU work only, kept until the next checkpoint. */
   private recompute(x: Tensor, place: BlockPlace, evaluation: Evaluation, state: CaToMeBlockState): void {
     this.release(state);
     const o = this.options;
@@ -168,18 +124,19 @@ export class CaToMePlugin implements AttentionPlugin<CaToMeBlockState> {
       state.ownsPartition = false;
     }
     state.match = matchBipartite(this.rt, x, state.partition).keep(this.rt);
-    state.pendingCount = this.rt.keep(countAtLeastThreshold(this.rt, state.match, this.threshold));
-    state.count = null;
+    state.count = countAtLeastThreshold(this.rt, state.match, this.threshold);
+    this.rt.keep(state.count.tensor);
+    state.plan = planMerge(this.rt, state.match, state.count).keep();
   }
 
-  /** Frees the block's cached tensors (previousCount survives: it is a number). */
+  /** Frees the block's cached tensors. */
   private release(state: CaToMeBlockState): void {
     state.plan?.dispose();
     state.plan = null;
+    state.count?.tensor.dispose();
+    state.count = null;
     state.match?.dispose();
     state.match = null;
-    state.pendingCount?.dispose();
-    state.pendingCount = null;
     if (state.ownsPartition && state.partition) disposePartition(state.partition);
     state.partition = null;
     state.ownsPartition = false;

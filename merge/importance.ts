@@ -81,8 +81,6 @@ interface GuidanceMap {
 
 export class ImportancePlugin implements AttentionPlugin<undefined> {
   readonly method = 'importance';
-  /** Never reads the GPU: every count is fixed on the host. */
-  readonly syncPoints = 0;
   readonly fractions: ImportanceFractions;
   readonly options: ResolvedBlockOptions;
   /** Block calls planned with importance, and with the ToMe fallback (for tests and reports). */

@@ -1,14 +1,14 @@
 // Token-merging plug-ins for the U-Net's attention hooks, created by method name. Each method adds
 // one entry to MergeMethodOptions and one to FACTORIES.
 //
-// Sync points: 'tome' and 'importance' never read the GPU. 'catome' has one: resolveMergeCounts(),
-// to be awaited after every U-Net evaluation (see merge/catome.ts for why its r arrives one evaluation late).
-// Dropping it needs the merged token count to live on the GPU only: merged tensors of a fixed
-// capacity ([B, N, C]) with the count in a buffer; the merge kernels taking r from that buffer
-// (today a uniform) and their row count by indirect dispatch; GEMMs (to_q/k/v/out, and ff when
-// merged) whose row count comes from the buffer (indirect dispatch over row tiles); attention whose
-// query and key counts come from it (keys past the count masked out of the softmax, rows past it
-// skipped); and the unmerge reading the count to know where destinations start.
+// No method reads the GPU inside the denoising loop. Fixed-ratio methods ('tome', 'importance',
+// 'toma') know every token count on the host, so their shapes are exact. CA-ToMe's r ('catome')
+// depends on the data and stays on the GPU (merge/catome.ts): its merged tensors keep a fixed
+// capacity ([B, N, C], the first N − r rows real), the merge kernels read r from a u32 buffer, the
+// token map points below N − r, and the plan's SublayerWrap.validTokens (N − r, on the GPU) makes
+// self-attention mask keys and skip query rows past it. The GEMMs (to_q/k/v/out, and ff when
+// merged) keep their host-sized N rows: row-wise, so rows past the count cost time, not
+// correctness; making them shrink too would need indirect dispatch over row tiles in kernels/gemm*.
 
 import type { Runtime } from '../runtime/runtime.js';
 import type { AttentionPlugin } from '../unet/hooks.js';
@@ -43,13 +43,6 @@ export type MergeOptions = { [M in MergeMethod]: { readonly method: M } & MergeM
 /** A plug-in made by createMergePlugin. */
 export interface MergePlugin extends AttentionPlugin<unknown> {
   readonly method: MergeMethod;
-  /**
-   * The method's host sync, if it has one: await after each U-Net evaluation. Methods without a
-   * sync point leave it undefined.
-   */
-  resolveMergeCounts?(): Promise<void>;
-  /** GPU→CPU waits made so far (0 or undefined for methods that never read back). */
-  readonly syncPoints?: number;
 }
 
 type Factory<M extends MergeMethod> = (rt: Runtime, options: MergeMethodOptions[M]) => MergePlugin;

@@ -13,6 +13,7 @@ import type { AttentionPlugin, BlockPlace, Evaluation, SublayerWrap } from '../u
 import { tomaGrid, type TomaGrid } from '../kernels/toma-layout.js';
 import { tomaMerge } from '../kernels/toma-merge.js';
 import { tomaUnmerge } from '../kernels/toma-unmerge.js';
+import { tomaTokenMap } from '../kernels/toma-token-map.js';
 import { computeTomaAssignment, type TomaAssignment } from './toma-assignment.js';
 
 export interface TomaOptions {
@@ -131,7 +132,12 @@ export function createTomaPlugin(rt: Runtime, options: TomaOptions = {}): Attent
         unmerge: (y) => tomaUnmerge(rt, y, current().unmerge, grid),
         unmergeAdd: (y, residual) => tomaUnmerge(rt, y, current().unmerge, grid, residual),
       };
-      return o.mergeMlp ? { attn1: wrap, ff: wrap } : { attn1: wrap };
+      // observers only: the argmax destination of each token, computed when asked (after a merge)
+      const tokenMap = (): Tensor => {
+        if (!prepared) throw new Error(`toma: ${place.name}: tokenMap is known once the block's first merge has run`);
+        return tomaTokenMap(rt, current().unmerge, grid);
+      };
+      return o.mergeMlp ? { attn1: wrap, ff: wrap, tokenMap } : { attn1: wrap, tokenMap };
     },
 
     disposeBlockState(state) {

@@ -103,17 +103,20 @@ export function randomPartitionFor(rt: Runtime, place: BlockPlace, evaluation: E
   return randomGridPartition(rt, place.width, place.height, o, mixSeed(o.seed, evaluation.step, place.ordinal));
 }
 
-/** The same merge/unmerge around each enabled sublayer, as tomesd's compute_merge hands out. */
+/** The same merge/unmerge around each enabled sublayer, as tomesd's compute_merge hands out; tokenMap = its positions. */
 export function tomesdPlan(plan: BipartiteMerge, o: ResolvedBlockOptions): BlockPlan {
   const wrap: SublayerWrap = {
     merge: (x) => plan.merge(x),
     unmerge: (y) => plan.unmerge(y),
     unmergeAdd: (y, residual) => plan.unmergeAdd(y, residual),
+    // CA-ToMe: r on the GPU, so the merged tensors keep N rows and the attention bounds itself
+    ...(plan.validTokens ? { validTokens: plan.validTokens } : {}),
   };
   return {
     ...(o.mergeAttn ? { attn1: wrap } : {}),
     ...(o.mergeCrossAttn ? { attn2: wrap } : {}),
     ...(o.mergeMlp ? { ff: wrap } : {}),
+    tokenMap: () => plan.positions,
   };
 }
 

@@ -53,8 +53,6 @@ export interface DenoiseJob {
   /** Classifier-free guidance scale; guidance is used when the context has 2n rows. */
   readonly guidanceScale: number;
   readonly hooks?: AttentionHooks<unknown>;
-  /** A plug-in's host sync, awaited after each evaluation is recorded (CA-ToMe's merge counts). */
-  readonly afterEvaluation?: () => Promise<void>;
   readonly signal?: AbortSignal;
   /** Evaluations the GPU has finished, as they finish. */
   readonly onEvaluation?: (done: number, total: number) => void;
@@ -121,7 +119,6 @@ export async function denoise(job: DenoiseJob): Promise<Tensor> {
       replace(next);
       rt.flush();
       fences.push(rt.device.queue.onSubmittedWorkDone());
-      if (job.afterEvaluation) await job.afterEvaluation();
       if (job.onStep) await job.onStep(i, latents);
     }
     await settle(0);

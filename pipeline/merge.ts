@@ -14,21 +14,16 @@ export { MERGE_METHODS, type MergeMethod, type MergeOptions };
  */
 export type MergeOption = MergeOptions | ((rt: Runtime) => AttentionPlugin<unknown>);
 
-/** One generation's plug-in, and the host sync it asks for after each U-Net evaluation (if any). */
+/** One generation's plug-in. No method needs a host sync: CA-ToMe keeps its counts on the GPU. */
 export interface MergeSession {
   readonly plugin: AttentionPlugin<unknown>;
-  /** Awaited after every evaluation (CA-ToMe reads its merge counts there). */
-  readonly afterEvaluation?: () => Promise<void>;
 }
 
 /** The plug-in for one generation, or null when nothing is merged (no option, or method 'none'). */
 export function mergeSession(rt: Runtime, option: MergeOption | undefined): MergeSession | null {
   if (option === undefined) return null;
-  if (typeof option === 'function') return { plugin: option(rt) };
-  if (option.method === 'none') return null;
-  const plugin = createMergePlugin(rt, option);
-  const resolve = plugin.resolveMergeCounts?.bind(plugin);
-  return resolve ? { plugin, afterEvaluation: resolve } : { plugin };
+  if (typeof option !== 'function' && option.method === 'none') return null;
+  return { plugin: typeof option === 'function' ? option(rt) : createMergePlugin(rt, option) };
 }
 
 /** The settings as "Key: value" pairs for an image's parameters text; empty when nothing merges. */

@@ -307,7 +307,6 @@ export class StableDiffusion {
         context,
         guidanceScale: s.guidanceScale,
         hooks,
-        afterEvaluation: merge?.afterEvaluation,
         signal,
         onEvaluation: progress ? (step, all) => progress({ stage: 'denoise', step, total: all }) : undefined,
         onStep: o.onStep,

@@ -4,6 +4,7 @@ import { bytesPerElement, elementCount, formatShape, type DType, type FloatDType
 import { createGpu, type Gpu, type GpuFeatures, type GpuOptions } from './gpu.js';
 import { fromF16Array, toF16Array } from './half.js';
 import type { Uniforms } from './uniforms.js';
+import { KernelProfiler, type KernelTime } from './profiler.js';
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST, spelled out so this loads before GPU globals exist
 const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
@@ -46,6 +47,7 @@ export class Runtime implements TensorOwner {
   private readonly scopes: Set<Tensor>[] = [];
   private readonly errors: string[] = [];
   private dispatchCount = 0;
+  private profiler: KernelProfiler | null = null;
 
   private constructor(readonly gpu: Gpu) {
     this.device = gpu.device;
@@ -216,20 +218,51 @@ export class Runtime implements TensorOwner {
       entries.push({ binding: i + 1, resource: b instanceof Tensor ? b.binding() : b });
     });
     const bindGroup = this.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
-    const pass = this.computePass();
-    pass.setPipeline(d.pipeline);
-    pass.setBindGroup(0, bindGroup);
     const w = d.workgroups;
-    if ('indirect' in w) {
-      pass.dispatchWorkgroupsIndirect(w.indirect, w.offset ?? 0);
-    } else {
-      const [x, y = 1, z = 1] = w as Workgroups;
+    const direct = 'indirect' in w ? null : (w as Workgroups);
+    if (direct) {
+      const [x, y = 1, z = 1] = direct;
       const max = this.gpu.limits.maxComputeWorkgroupsPerDimension;
       if (x > max || y > max || z > max) throw new Error(`${d.pipeline.label}: dispatch ${x}x${y}x${z} over the limit ${max}`);
       if (x === 0 || y === 0 || z === 0) return;
-      pass.dispatchWorkgroups(x, y, z);
+    }
+    if (this.profiler) {
+      this.endPass();
+      this.pass = this.commandEncoder().beginComputePass({ timestampWrites: this.profiler.passTimestamps(d.pipeline.label) });
+    }
+    const pass = this.computePass();
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    if (direct) pass.dispatchWorkgroups(direct[0], direct[1] ?? 1, direct[2] ?? 1);
+    else {
+      const indirect = w as { readonly indirect: GPUBuffer; readonly offset?: number };
+      pass.dispatchWorkgroupsIndirect(indirect.indirect, indirect.offset ?? 0);
     }
     this.dispatchCount++;
+    if (this.profiler) this.endPass();
+  }
+
+  /**
+   * Times every following dispatch on the GPU (timestamp queries, one pass per dispatch) until
+   * stopProfile(). For profiles, not for timed runs: separate passes stop neighbouring kernels overlapping.
+   */
+  startProfile(): void {
+    if (!this.features.timestampQuery) throw new Error('kernel profiles need the timestamp-query feature, which this device lacks');
+    if (this.profiler) throw new Error('a kernel profile is already open');
+    this.profiler = new KernelProfiler(this.device);
+  }
+
+  /** Ends the profile: each dispatch's label and GPU time, in recording order (flushes and waits). */
+  async stopProfile(): Promise<KernelTime[]> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('stopProfile without startProfile');
+    this.profiler = null;
+    this.endPass();
+    const read = profiler.resolve(this.commandEncoder());
+    this.flush();
+    const times = await read();
+    this.throwErrors();
+    return times;
   }
 
   clear(t: Tensor): void {

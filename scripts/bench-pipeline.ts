@@ -9,8 +9,12 @@ import { TorchGenerator } from '../pipeline/torch-generator.js';
 import { ProgressReporter } from '../pipeline/progress.js';
 import { createScheduler, type SchedulerConfig, type SchedulerKind } from '../scheduler/index.js';
 import { unetFlops } from '../unet/flops.js';
+import { isMergeKernel, totalsByFamily, type FamilyTotal } from '../runtime/profiler.js';
+import { TokenMapRecorder } from '../merge/token-map-recorder.js';
+import { mergedFraction } from '../merge/token-map-metrics.js';
+import { createMergePlugin, type MergeOptions } from '../merge/index.js';
 import { Cli, runScript } from './cli.js';
-import { BUNDLED_MODEL_NOTICE, loadOptions, MERGE_OPTIONS, mergeOptions, MODEL_OPTIONS, modelPath, SAMPLING_OPTIONS } from './pipeline-options.js';
+import { BUNDLED_MODEL_NOTICE, loadOptions, MERGE_OPTIONS, mergeOptions, MODEL_OPTIONS, modelPath, SAMPLING_OPTIONS, samplingSettings } from './pipeline-options.js';
 
 const cli = new Cli({
   name: 'bench-pipeline',
@@ -27,6 +31,7 @@ const cli = new Cli({
     runs: { type: 'integer', default: 3, min: 1, description: 'measured runs' },
     warmup: { type: 'integer', default: 1, min: 0, description: 'runs before measuring (shader compilation, pool growth)' },
     profile: { type: 'boolean', description: 'sync after every U-Net pass and scheduler step to time them apart' },
+    'kernel-profile': { type: 'boolean', description: 'one extra run timing every kernel on the GPU (timestamp queries): time per kernel family and the token-merging share' },
     json: { type: 'boolean', description: 'one JSON object instead of the table' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress output' },
   },
@@ -62,14 +67,9 @@ await runScript(cli, async ({ values }) => {
   try {
     const options: GenerateOptions = {
       prompt: values.prompt,
-      steps: values.steps,
-      guidanceScale: values.guidance,
-      scheduler: values.scheduler,
+      ...samplingSettings(values),
       n: values.n,
-      width: values.width,
-      height: values.height,
       seed: values.seed,
-      clipSkip: values['clip-skip'],
       merge,
       profile: values.profile,
     };
@@ -105,6 +105,7 @@ await runScript(cli, async ({ values }) => {
     const median = (f: (r: RunFigures) => number) => medianOf(runs.map(f));
     const unetEvalMs = (median((r) => r.unetS) * settings.n * 1000) / evaluations;
     const tflops = flops.total / (unetEvalMs / 1000) / 1e12;
+    const kernels = values['kernel-profile'] ? await profileKernels(runtime, sd, options, merge, log) : null;
     const rssBytes = process.resourceUsage().maxRSS * 1024;
     const pool = runtime.pool.stats();
     const report = {
@@ -136,6 +137,7 @@ await runScript(cli, async ({ values }) => {
       peakRssMiB: round(rssBytes / 2 ** 20),
       gpuPoolPeakMiB: round(pool.peakBytes / 2 ** 20),
       runsPerImageS: runs.map((r) => round(r.perImageS)),
+      ...(kernels && { kernelProfile: kernels }),
     };
     if (values.json) {
       process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -149,12 +151,84 @@ await runScript(cli, async ({ values }) => {
         `${report.unetGflopPerEvaluation} GFLOP each, ${report.unetTflops} TFLOP/s${options.merge ? ' (dense FLOPs: effective rate with merging)' : ''}`,
       `peak host RSS ${report.peakRssMiB} MiB, GPU pool peak ${report.gpuPoolPeakMiB} MiB`,
     ];
+    if (kernels) lines.push(...kernelProfileLines(kernels, settings.n));
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     sd.dispose();
     runtime.destroy();
   }
 });
+
+interface KernelProfile {
+  /** GPU milliseconds of every kernel of one generation (all images). */
+  readonly totalMs: number;
+  /** Token-merging kernels' share of totalMs. */
+  readonly mergeMs: number;
+  readonly mergeFraction: number;
+  /** Tokens merged away over the block calls that merged, averaged (null without merging). */
+  readonly mergedTokenFraction: number | null;
+  readonly families: readonly FamilyTotal[];
+}
+
+/**
+ * One generation with every dispatch timed on the GPU, summed per kernel family; with merging, the
+ * blocks' token maps are also read back after each evaluation for the merged fraction (that run
+ * waits for the GPU at every step, which is why it is not one of the timed runs).
+ */
+async function profileKernels(
+  rt: Runtime,
+  sd: StableDiffusion,
+  options: GenerateOptions,
+  method: MergeOptions | undefined,
+  log: (line: string) => void,
+): Promise<KernelProfile> {
+  log('kernel profile run');
+  let recorder: TokenMapRecorder | null = null;
+  let merged = 0;
+  let calls = 0;
+  const run = method
+    ? sd.generateWithStats({
+        ...options,
+        merge: (r) => (recorder = new TokenMapRecorder(r, createMergePlugin(r, method))),
+        onStep: async (step) => {
+          if (step < 0 || !recorder) return;
+          for (const evaluation of await recorder.read()) {
+            for (const map of evaluation.maps) {
+              merged += mergedFraction(map.rows, map.batch);
+              calls++;
+            }
+          }
+        },
+      })
+    : sd.generateWithStats(options);
+  rt.startProfile();
+  const failure = await run.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  const times = await rt.stopProfile();
+  if (failure) throw failure;
+  const families = totalsByFamily(times).map((f) => ({ ...f, ms: round(f.ms) }));
+  const totalMs = times.reduce((s, t) => s + t.ns, 0) / 1e6;
+  const mergeMs = families.filter((f) => isMergeKernel(f.family)).reduce((s, f) => s + f.ms, 0);
+  return {
+    totalMs: round(totalMs),
+    mergeMs: round(mergeMs),
+    mergeFraction: round(totalMs > 0 ? mergeMs / totalMs : 0),
+    mergedTokenFraction: method ? round(calls > 0 ? merged / calls : 0) : null,
+    families,
+  };
+}
+
+function kernelProfileLines(k: KernelProfile, images: number): string[] {
+  const pct = (ms: number) => `${((100 * ms) / k.totalMs).toFixed(1)}%`;
+  const fraction = k.mergedTokenFraction === null ? '' : `; tokens merged away ${(100 * k.mergedTokenFraction).toFixed(1)}% (mean over the block calls that merged)`;
+  return [
+    `kernel profile (GPU time of one generation, one pass per kernel): ${k.totalMs} ms, ${round(k.totalMs / images)} ms per image; ` +
+      `token-merging kernels ${k.mergeMs} ms (${pct(k.mergeMs)})${fraction}`,
+    ...k.families.slice(0, 20).map((f) => `  ${f.family.padEnd(28)} ${String(f.ms).padStart(9)} ms ${pct(f.ms).padStart(6)}  ${f.calls} calls`),
+  ];
+}
 
 /**
  * The scheduler's part of the loop: every step of the same scheduler on latents of the same shape,

@@ -6,7 +6,7 @@ import { fromRoot } from '../runtime/paths.js';
 import { SCHEDULER_KINDS } from '../scheduler/types.js';
 import { MERGE_METHODS, type MergeOptions } from '../pipeline/merge.js';
 import { CA_TOME_SCHEDULES, type CaToMeSchedule } from '../merge/schedules.js';
-import type { StableDiffusionLoadOptions } from '../pipeline/stable-diffusion.js';
+import type { GenerateOptions, StableDiffusionLoadOptions } from '../pipeline/stable-diffusion.js';
 import { ScriptError, UsageError, type CliValues, type OptionSpec } from './cli.js';
 
 /** The tiny random-weight model the tests use; the scripts run on it when no --model is given. */
@@ -91,6 +91,7 @@ const MERGE_FLAGS: Readonly<Record<string, readonly MergeFlag[]>> = {
 };
 
 type ModelValues = CliValues<typeof MODEL_OPTIONS>;
+type SamplingValues = Omit<CliValues<typeof SAMPLING_OPTIONS>, 'n'>;
 type MergeValues = CliValues<typeof MERGE_OPTIONS>;
 
 /** The model path to load, and whether it is the bundled test model; a ScriptError if it is missing. */
@@ -111,6 +112,18 @@ export function loadOptions(values: ModelValues): StableDiffusionLoadOptions {
     gpu: values.plain ? { plain: true } : undefined,
     tokenizerDir: values.tokenizer,
     configFrom: values['config-from'],
+  };
+}
+
+/** The generation settings the sampling options give (every script's --n is its own business). */
+export function samplingSettings(values: SamplingValues): Pick<GenerateOptions, 'steps' | 'guidanceScale' | 'scheduler' | 'width' | 'height' | 'clipSkip'> {
+  return {
+    steps: values.steps,
+    guidanceScale: values.guidance,
+    scheduler: values.scheduler,
+    width: values.width,
+    height: values.height,
+    clipSkip: values['clip-skip'],
   };
 }
 

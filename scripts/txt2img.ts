@@ -16,6 +16,7 @@ import {
   MODEL_OPTIONS,
   modelPath,
   SAMPLING_OPTIONS,
+  samplingSettings,
 } from './pipeline-options.js';
 
 const VERSION = 'webgpu-diffusion 0.1.0';
@@ -66,14 +67,9 @@ await runScript(cli, async ({ values, positionals }) => {
     const options: GenerateOptions = {
       prompt,
       negativePrompt: values['negative-prompt'],
-      steps: values.steps,
-      guidanceScale: values.guidance,
-      scheduler: values.scheduler,
+      ...samplingSettings(values),
       n: values.n,
-      width: values.width,
-      height: values.height,
       seed: values.seed,
-      clipSkip: values['clip-skip'],
       merge,
       tiledDecode: values['tiled-decode'],
       signal: abort.signal,

@@ -17,6 +17,7 @@
 // hands to a hook are only valid during the call; hooks must not dispose them.
 
 import type { Tensor } from '../runtime/tensor.js';
+import type { DeviceCount } from '../kernels/device-count.js';
 
 export type UNetStage = 'down' | 'mid' | 'up';
 export type Sublayer = 'attn1' | 'attn2' | 'ff';
@@ -93,10 +94,29 @@ export interface SublayerWrap {
    * tokens (the same as the queries).
    */
   readonly keyValues?: TokenMap;
+  /**
+   * A merge whose length depends on the data (CA-ToMe's threshold) without the host reading it:
+   * merge keeps the capacity [B, N, C] and only its first validTokens rows (a u32 the plug-in's
+   * kernels left on the GPU) are real; unmerge never reads the rest. Self-attention masks keys and
+   * skips query rows past the count (rows past it would otherwise attend to, and be, garbage);
+   * cross-attention skips those query rows; row-wise layers (linears, GEGLU) run over the capacity.
+   */
+  readonly validTokens?: DeviceCount;
 }
 
-/** Wraps per sublayer for one pass through one block; a missing entry runs that sublayer unchanged. */
-export type BlockPlan = Readonly<Partial<Record<Sublayer, SublayerWrap>>>;
+/**
+ * Wraps per sublayer for one pass through one block; a missing entry runs that sublayer unchanged.
+ * tokenMap is for observers (analysis tools); the U-Net never calls it.
+ */
+export type BlockPlan = Readonly<Partial<Record<Sublayer, SublayerWrap>>> & {
+  /**
+   * u32 [B, N]: each token's row in the merged sequence; tokens sharing a row are merged together.
+   * A function because a plug-in may only know it once its first merge has run (ToMA computes its
+   * assignment from the merged sublayer's input): call it after a merge of this block call, within
+   * it. The tensor may be made by the call and freed when the sublayer ends, so copy it to keep it.
+   */
+  readonly tokenMap?: () => Tensor;
+};
 
 /** What a plug-in gets for one block call. */
 export interface BlockCall<State> {

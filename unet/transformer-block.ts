@@ -13,6 +13,7 @@ import { add } from '../kernels/binary.js';
 import { TRANSFORMER_LAYER_NORM_EPS } from './architecture.js';
 import type { BlockPlan, Sublayer, SublayerWrap } from './hooks.js';
 import type { UNetWeights } from './weights.js';
+import type { DeviceCount } from '../kernels/device-count.js';
 
 type Affine = readonly [weight: Tensor, bias: Tensor];
 
@@ -23,8 +24,11 @@ interface AttentionWeights {
   readonly out: Affine;
 }
 
-/** A sublayer computed from (its possibly merged) input; residual, when given, is fused into the last GEMM. */
-type SublayerBody = (input: Tensor, keyValues: Tensor | null, residual: Tensor | undefined) => Tensor;
+/**
+ * A sublayer computed from (its possibly merged) input; residual, when given, is fused into the last
+ * GEMM. valid: the input has a fixed capacity of rows and only this many (a GPU count) are real.
+ */
+type SublayerBody = (input: Tensor, keyValues: Tensor | null, residual: Tensor | undefined, valid: DeviceCount | undefined) => Tensor;
 
 export class TransformerBlock {
   private readonly norms: Readonly<Record<Sublayer, Affine>>;
@@ -62,8 +66,11 @@ export class TransformerBlock {
     if (x.rank !== 3 || x.shape[2] !== this.channels) {
       throw new Error(`${this.name}: input ${formatShape(x.shape)}, expected [B, N, ${this.channels}]`);
     }
-    const selfAttention: SublayerBody = (input, kv, residual) => this.attend(this.attn1, input, kv ?? input, residual);
-    const crossAttention: SublayerBody = (input, _kv, residual) => this.attend(this.attn2, input, context, residual);
+    // Under a GPU count the keys are the merged rows themselves, unless the wrap brings its own.
+    const selfAttention: SublayerBody = (input, kv, residual, valid) =>
+      this.attend(this.attn1, input, kv ?? input, residual, valid, kv ? undefined : valid);
+    const crossAttention: SublayerBody = (input, _kv, residual, valid) => this.attend(this.attn2, input, context, residual, valid, undefined);
+    // GEGLU and its linears are row-wise: rows past a GPU count compute garbage nobody reads.
     const feedForward: SublayerBody = (input, _kv, residual) => {
       const projected = linear(this.rt, input, this.ffIn[0], { bias: this.ffIn[1] });
       const gated = geglu(this.rt, projected);
@@ -78,12 +85,25 @@ export class TransformerBlock {
     });
   }
 
-  private attend(p: AttentionWeights, input: Tensor, source: Tensor, residual: Tensor | undefined): Tensor {
+  /**
+   * validQueries / validKeys: GPU counts of the real rows of a fixed-capacity input / source. The
+   * linears still run over every row (the GEMMs' sizes are host numbers; row-wise, so rows past a
+   * count only cost time); the attention masks keys past validKeys and skips rows past validQueries,
+   * whose output rows stay unwritten and are never read (the wrap's unmerge gathers below the count).
+   */
+  private attend(
+    p: AttentionWeights,
+    input: Tensor,
+    source: Tensor,
+    residual: Tensor | undefined,
+    validQueries: DeviceCount | undefined,
+    validKeys: DeviceCount | undefined,
+  ): Tensor {
     const rt = this.rt;
     const q = linear(rt, input, p.q);
     const k = linear(rt, source, p.k);
     const v = linear(rt, source, p.v);
-    const o = attention(rt, q, k, v, { heads: this.heads, scale: this.scale });
+    const o = attention(rt, q, k, v, { heads: this.heads, scale: this.scale, validQueries, validKeys });
     q.dispose();
     k.dispose();
     v.dispose();
@@ -96,18 +116,20 @@ export class TransformerBlock {
     const [g, b] = this.norms[which];
     return rt.tidy(() => {
       const normed = layerNorm(rt, x, g, b, { eps: TRANSFORMER_LAYER_NORM_EPS });
-      if (!wrap || (!wrap.merge && !wrap.unmerge && !wrap.unmergeAdd && !wrap.keyValues)) return body(normed, null, x);
+      if (!wrap || (!wrap.merge && !wrap.unmerge && !wrap.unmergeAdd && !wrap.keyValues && !wrap.validTokens)) return body(normed, null, x, undefined);
       const label = `${this.name}.${which}`;
       if (wrap.keyValues && which !== 'attn1') throw new Error(`${label}: keyValues is only for self-attention (attn1)`);
+      // Rows past the count hold garbage: only an unmerge (which gathers below the count) may follow.
+      if (wrap.validTokens && !wrap.unmerge && !wrap.unmergeAdd) throw new Error(`${label}: validTokens needs an unmerge`);
       const keyValues = wrap.keyValues ? this.checkTokens(wrap.keyValues(normed), x, `${label} keyValues`) : null;
       const merged = wrap.merge ? this.checkTokens(wrap.merge(normed), x, `${label} merge`) : normed;
       if (!wrap.unmerge && !wrap.unmergeAdd) {
         if (merged.shape[1] !== x.shape[1]) {
           throw new Error(`${label}: merge changed the tokens ${x.shape[1]} → ${merged.shape[1]} but the wrap has no unmerge`);
         }
-        return body(merged, keyValues, x);
+        return body(merged, keyValues, x, undefined);
       }
-      const y = body(merged, keyValues, undefined);
+      const y = body(merged, keyValues, undefined, wrap.validTokens);
       const out = wrap.unmergeAdd ? wrap.unmergeAdd(y, x) : add(rt, this.checkSame(wrap.unmerge!(y), x, `${label} unmerge`), x);
       return this.checkSame(out, x, `${label} ${wrap.unmergeAdd ? 'unmergeAdd' : 'unmerge'}`);
     });

@@ -1,6 +1,6 @@
 import type { BenchCase } from './case.js';
 import { linear, linearProblem, matmul, matmulProblem } from '../../kernels/matmul.js';
-import { chooseVariant, variantName, type GemmVariant } from '../../kernels/gemm.js';
+import { chooseVariant, matrixFragment, variantName, type GemmVariant, type MatrixVariant } from '../../kernels/gemm.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { DType } from '../../runtime/dtype.js';
 
@@ -58,3 +58,35 @@ export const matmulCases: BenchCase[] = (['f32', 'f16'] as DType[]).flatMap((dty
   matmulCase(4096, 4096, 4096, dtype),
   linearCase(8192, 320, 1280, dtype),
 ]);
+
+/** A subgroup-matrix variant by tile shape, for sweeps (16x16x16 fragments). */
+export function matrixPick(kind: MatrixVariant['kind'], sgM: number, sgN: number, fm: number, fn: number, bk = 32): VariantPick {
+  return (rt) => {
+    const frag = matrixFragment(rt, 'f16');
+    if (!frag) throw new Error('no f16 subgroup matrices on this device');
+    return { kind, sgM, sgN, fm, fn, bk, frag };
+  };
+}
+
+/** Tile shapes tried by `--filter gemm-sweep` (also used by the conv sweep). */
+export const MATRIX_SWEEP: readonly [MatrixVariant['kind'], number, number, number, number, number][] = [
+  ['tc', 2, 2, 2, 2, 32],
+  ['tc', 2, 2, 2, 2, 64],
+  ['tc', 4, 2, 2, 2, 32],
+  ['tc', 2, 2, 4, 2, 32],
+  ['tc', 2, 2, 4, 4, 32],
+  ['tc', 4, 2, 2, 4, 32],
+  ['tc', 4, 4, 2, 2, 32],
+  ['tc', 2, 4, 4, 2, 32],
+];
+
+// `--filter gemm-sweep`: the headline GEMM and the first-level linear under each tile shape.
+export const matmulSweepCases: BenchCase[] = [
+  ...MATRIX_SWEEP.map(([kind, ...t]) => ({ ...matmulCase(4096, 4096, 4096, 'f16', matrixPick(kind, ...t)), kernel: 'gemm-sweep' })),
+  ...[
+    [2, 2, 2, 2],
+    [2, 2, 4, 4],
+    [2, 2, 4, 2],
+  ].map(([sgM, sgN, fm, fn]) => ({ ...matmulCase(4096, 4096, 4096, 'f16', matrixPick('tc-direct', sgM!, sgN!, fm!, fn!)), kernel: 'gemm-sweep' })),
+  ...MATRIX_SWEEP.map(([kind, ...t]) => ({ ...linearCase(8192, 320, 1280, 'f16', matrixPick(kind, ...t)), kernel: 'gemm-sweep' })),
+];

@@ -5,7 +5,7 @@ import type { DType } from '../../runtime/dtype.js';
 import { gridPartition } from '../../merge/partition.js';
 import { matchBipartite, planMerge, type BipartiteMatch, type TokenPartition } from '../../merge/bipartite.js';
 import { tokenNorms } from '../../kernels/merge-norms.js';
-import { bestMatch } from '../../kernels/merge-best-match.js';
+import { bestMatch, type BestMatchPath } from '../../kernels/merge-best-match.js';
 import { rankDescending } from '../../kernels/merge-rank.js';
 
 // SD 1.5's full-resolution transformer blocks under CFG: [2, N, 320] at 512² (64² latent) and 1024².
@@ -45,21 +45,23 @@ export const mergeCases: BenchCase[] = grids.flatMap((side): BenchCase[] => {
   return (['f32', 'f16'] as DType[]).flatMap((dtype): BenchCase[] => {
     const size = dtype === 'f32' ? 4 : 2;
     return [
-      {
-        name: `merge best-match ${label}`,
-        kernel: 'merge',
-        dtype,
-        flops: 2 * BATCH * nSrc * nDst * CHANNELS,
-        bytes: BATCH * tokens * CHANNELS * size,
-        setup(rt) {
-          const s = inputs(rt, side, dtype);
-          const norms = tokenNorms(rt, s.x);
-          return {
-            run: () => rt.tidy(() => void bestMatch(rt, s.x, norms, s.partition.src, s.partition.dst)),
-            dispose: () => (norms.dispose(), s.dispose()),
-          };
-        },
-      },
+      ...(['fused', 'gemm'] as BestMatchPath[]).map(
+        (path): BenchCase => ({
+          name: `merge best-match ${path} ${label}`,
+          kernel: 'merge',
+          dtype,
+          flops: 2 * BATCH * nSrc * nDst * CHANNELS,
+          bytes: BATCH * tokens * CHANNELS * size,
+          setup(rt) {
+            const s = inputs(rt, side, dtype);
+            const norms = tokenNorms(rt, s.x);
+            return {
+              run: () => rt.tidy(() => void bestMatch(rt, s.x, norms, s.partition.src, s.partition.dst, { path })),
+              dispose: () => (norms.dispose(), s.dispose()),
+            };
+          },
+        }),
+      ),
       {
         name: `merge match (norms+best+rank) ${label}`,
         kernel: 'merge',

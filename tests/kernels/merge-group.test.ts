@@ -33,6 +33,23 @@ t.test('grouping merged sources by destination and the merged positions match a 
       t.same([...(await rt.readU32(out.segmentEnd))], want.segmentEnd, `${label}: run ends`);
       t.same([...(await rt.readU32(out.pos))], referencePositions(rank, dest, src, dst, batch, r), `${label}: positions`);
       Object.values(out).forEach((v) => v.dispose());
+
+      // r on the GPU (element 1 of a count tensor): grouped has room for every source, r in use
+      const onGpu = rt.tidy(() => {
+        const rankT = rt.upload(Uint32Array.from(rank), [batch, nSrc], 'u32');
+        const destT = rt.upload(Uint32Array.from(dest), [batch, nSrc], 'u32');
+        const count = { tensor: rt.upload(Uint32Array.from([7, r, 9]), [3], 'u32'), index: 1 };
+        const g = groupByDestination(rt, rankT, destT, nDst, count);
+        const pos = mergedPositions(rt, rankT, destT, rt.upload(Uint32Array.from(src), [nSrc], 'u32'), rt.upload(Uint32Array.from(dst), [nDst], 'u32'), count);
+        return { ...g, pos };
+      });
+      t.same(onGpu.grouped.shape, [batch, nSrc], `${label} (r on the GPU): grouped capacity`);
+      const groupedGpu = await rt.readU32(onGpu.grouped);
+      const inUse = Array.from({ length: batch }, (_, b) => [...groupedGpu.subarray(b * nSrc, b * nSrc + r)]).flat();
+      t.same(inUse, r === 0 ? [] : want.grouped, `${label} (r on the GPU): grouped`);
+      t.same([...(await rt.readU32(onGpu.segmentEnd))], want.segmentEnd, `${label} (r on the GPU): run ends`);
+      t.same([...(await rt.readU32(onGpu.pos))], referencePositions(rank, dest, src, dst, batch, r), `${label} (r on the GPU): positions`);
+      Object.values(onGpu).forEach((v) => v.dispose());
     }
   }
   t.throws(() => rt.tidy(() => groupByDestination(rt, rt.zeros([1, 4], 'u32'), rt.zeros([1, 4], 'u32'), 2, 5)), /r = 5/);

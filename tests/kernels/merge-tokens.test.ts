@@ -61,6 +61,42 @@ t.test('merge (mean into destinations), unmerge and fused unmerge-add match a TS
       const wantUA = wantU.map((v, e) => v + residual[e]!);
       t.ok(maxRelError(await rt.read(out.ua), wantUA) <= KERNEL_TOLERANCE[dtype], `${label}: unmerge + residual`);
       Object.values(out).forEach((v) => v.dispose());
+
+      // r on the GPU: the merged tensor keeps N rows (merged rows, then zeros); grouped has a row
+      // of n_src; the unmerge gathers from a capacity-sized y whose rows past the count are NaN
+      const stride = Math.max(nSrc, 1);
+      const groupedCap = Array.from({ length: batch * stride }, (_, i) => {
+        const b = Math.floor(i / stride);
+        return i % stride < r ? grouped[b * Math.max(r, 1) + (i % stride)]! : 0;
+      });
+      const yCap = new Float32Array(batch * tokens * channels).map((_, e) => {
+        const row = Math.floor(e / channels) % tokens;
+        const b = Math.floor(e / (tokens * channels));
+        return row < merged ? y[(b * merged + row) * channels + (e % channels)]! : NaN;
+      });
+      const gpu = rt.tidy(() => {
+        const count = { tensor: rt.upload(Uint32Array.from([3, r]), [2], 'u32'), index: 1 };
+        const m = mergeTokens(rt, rt.upload(x, [batch, tokens, channels], dtype), {
+          src: u32(src, [nSrc]),
+          dst: u32(dst, [nDst]),
+          order: u32(order, [batch, nSrc]),
+          grouped: u32(groupedCap, [batch, stride]),
+          segmentEnd: u32(segmentEnd, [batch, nDst]),
+          r: count,
+        });
+        const pos = u32(referencePositions(rank, dest, src, dst, batch, r), [batch, tokens]);
+        return { m, u: unmergeTokens(rt, rt.upload(yCap, [batch, tokens, channels], dtype), pos) };
+      });
+      t.same(gpu.m.shape, [batch, tokens, channels], `${label} (r on the GPU): merged capacity`);
+      const capacity = await rt.read(gpu.m);
+      const rowsOf = (b: number) => capacity.subarray(b * tokens * channels, b * tokens * channels + merged * channels);
+      const head = Float32Array.from(Array.from({ length: batch }, (_, b) => [...rowsOf(b)]).flat());
+      const errGpu = maxRelError(head, dtype === 'f16' ? roundToF16(wantMerged) : wantMerged);
+      t.ok(dtype === 'f32' ? errGpu === 0 : errGpu <= KERNEL_TOLERANCE.f16, `${label} (r on the GPU): merged rows (${errGpu.toExponential(2)})`);
+      const tail = capacity.filter((_, e) => Math.floor(e / channels) % tokens >= merged);
+      t.ok(tail.every((v) => v === 0), `${label} (r on the GPU): zeros past the merged rows`);
+      t.equal(maxRelError(await rt.read(gpu.u), wantU), 0, `${label} (r on the GPU): unmerge from capacity`);
+      Object.values(gpu).forEach((v) => v.dispose());
     }
   }
   t.throws(() => rt.tidy(() => unmergeTokens(rt, rt.zeros([1, 3, 4]), rt.zeros([1, 5], 'u32'), rt.zeros([1, 5, 3]))), /residual/);

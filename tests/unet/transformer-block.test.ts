@@ -6,6 +6,7 @@ import { maxRelError, seededValues } from '../support/compare.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { matmul } from '../../kernels/matmul.js';
 import { add } from '../../kernels/binary.js';
+import { unmergeTokens } from '../../kernels/merge-unmerge.js';
 import { TransformerBlock } from '../../unet/transformer-block.js';
 import { UNetWeights } from '../../unet/weights.js';
 import type { BlockPlan } from '../../unet/hooks.js';
@@ -148,6 +149,19 @@ t.test('a wrapped BasicTransformerBlock computes x = u(s(m(norm(x)))) + x per su
   const kv = rt.upload(thirds, [N / 3, N], 'f32');
   const merge = (x: Tensor) => matmul(rt, m, x);
   const unmerge = (y: Tensor) => matmul(rt, u, y);
+  // the same pairs at a fixed capacity (CA-ToMe's layout): N rows, the first N/2 real, the rest
+  // large finite garbage; the real count on the GPU; a gather unmerge that reads only real rows
+  const capacity = new Float32Array(N * N);
+  capacity.set(pairs);
+  for (let e = pairs.length; e < capacity.length; e++) capacity[e] = 50 * Math.sin(e);
+  const mCap = rt.upload(capacity, [N, N], 'f32');
+  const count = rt.upload(Uint32Array.from([0, N / 2]), [2], 'u32');
+  const positions = rt.upload(Uint32Array.from({ length: B * N }, (_, i) => Math.floor((i % N) / 2)), [B, N], 'u32');
+  const capacityWrap = {
+    merge: (x: Tensor) => matmul(rt, mCap, x),
+    unmerge: (y: Tensor) => unmergeTokens(rt, y, positions),
+    validTokens: { tensor: count, index: 1 },
+  };
 
   type HostMap = ((x: Host) => Host) | null;
   const hostMerge = (x: Host) => mapTokens(pairs, N / 2, x);
@@ -191,6 +205,11 @@ t.test('a wrapped BasicTransformerBlock computes x = u(s(m(norm(x)))) + x per su
       plan: { attn1: { keyValues: (x) => matmul(rt, kv, x) } },
       want: reference([null, null, hostKv], [null, null], [null, null]),
     },
+    {
+      label: 'fixed capacity with a GPU token count around every sublayer',
+      plan: { attn1: capacityWrap, attn2: capacityWrap, ff: capacityWrap },
+      want: reference([hostMerge, hostUnmerge, null], [hostMerge, hostUnmerge], [hostMerge, hostUnmerge]),
+    },
   ];
   for (const { label, plan, want } of cases) {
     const out = rt.tidy(() => block.forward(x, context, plan));
@@ -202,5 +221,6 @@ t.test('a wrapped BasicTransformerBlock computes x = u(s(m(norm(x)))) + x per su
   t.throws(() => block.forward(x, context, { attn2: { keyValues: (v) => v } }), /keyValues is only for self-attention/);
   t.throws(() => block.forward(x, context, { ff: { merge } }), /no unmerge/);
   t.throws(() => block.forward(x, context, { ff: { merge, unmerge: (y) => y } }), /unmerge: returned/);
-  for (const tensor of [x, context, m, u, kv, ...gpu.values()]) tensor.dispose();
+  t.throws(() => block.forward(x, context, { attn1: { merge: capacityWrap.merge, validTokens: capacityWrap.validTokens } }), /validTokens needs an unmerge/);
+  for (const tensor of [x, context, m, u, kv, mCap, count, positions, ...gpu.values()]) tensor.dispose();
 });

@@ -1,0 +1,1 @@
+import '../dist/scripts/check-kernels.js';
