@@ -7,8 +7,7 @@
 //   MODE_KN   B is [K, N] row-major (matmul)
 //   MODE_NK   B is [N, K] row-major (linear weights, matmul with transposeB)
 //   MODE_CONV B is the im2col view of an NCHW image, gathered on the fly; n = (image, output pixel)
-// Expects from the prelude: T, MODE, KH, KW, UNROLL, A_VEC, B_VEC, OUT_VEC, CONV_ROW4 (stride 1 and
-// the output width a multiple of 4: every group of four columns lies in one row). Epilogue options and
+// Expects from the prelude: T, MODE, KH, KW, UNROLL, A_VEC, B_VEC, OUT_VEC. Epilogue options and
 // the conv stride are uniforms, so one pipeline per (dtype, layout, kernel size, alignment, tile
 // variant) serves every layer.
 //
@@ -167,25 +166,6 @@ fn b_load4(c: BCols, k: u32) -> vec4<T> {
       let ky = r / KW;
       let kx = r % KW;
       let offset = i32(ci * p.h * p.w + ky * p.w + kx);
-      if (CONV_ROW4) {
-        // The four columns are neighbours in one input row: their elements are contiguous, so
-        // two aligned vector loads cover them (instead of four gathered ones).
-        if (u32(c.iy[0] + i32(ky)) < p.h) {
-          let e = c.base[0] + offset;
-          let q = e >> 2u;
-          let s = u32(e & 3);
-          var lo = vec4<T>(0.0);
-          if (q >= 0) { lo = b[q]; }
-          let hi = b[q + 1];
-          for (var j = 0u; j < 4u; j++) { // unroll
-            let x = c.ix[0] + i32(kx + j);
-            let at = s + j;
-            let val = select(hi[at & 3u], lo[at & 3u], at < 4u);
-            v[j] = select(T(0.0), val, u32(x) < p.w);
-          }
-        }
-        return v;
-      }
       for (var j = 0u; j < 4u; j++) { // unroll
         // Negative coordinates wrap to huge unsigned values, so one compare per axis tests both ends.
         if (u32(c.iy[j] + i32(ky)) < p.h && u32(c.ix[j] + i32(kx)) < p.w) {

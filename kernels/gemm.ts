@@ -52,15 +52,7 @@ export interface GemmProblem {
 }
 
 /** Register-tiled kernel for every device: 16x16 threads, each TM x TN outputs. */
-/**
- * Conv only: 'row' loads four contiguous B neighbours with two vector loads where the geometry
- * allows (stride 1, output width a multiple of 4), 'scalar' gathers each element; default by shape.
- */
-interface GatherChoice {
-  readonly gather?: 'row' | 'scalar';
-}
-
-export interface TiledVariant extends GatherChoice {
+export interface TiledVariant {
   readonly kind: 'tiled';
   readonly tm: 4 | 8;
   readonly tn: 4 | 8;
@@ -68,7 +60,7 @@ export interface TiledVariant extends GatherChoice {
 }
 
 /** Subgroup-matrix kernel: sgM x sgN subgroups, each fm x fn fragments of the config's shape. */
-export interface MatrixVariant extends GatherChoice {
+export interface MatrixVariant {
   readonly kind: 'tc' | 'tc-direct';
   readonly sgM: number;
   readonly sgN: number;
@@ -93,11 +85,10 @@ export function tileShape(v: GemmVariant): { bm: number; bn: number } {
 
 export function variantName(v: GemmVariant): string {
   const { bm, bn } = tileShape(v);
-  const gather = v.gather === 'scalar' ? ' scalar-gather' : '';
-  if (v.kind === 'tiled') return `tiled ${bm}x${bn} k${v.bk}${gather}`;
+  if (v.kind === 'tiled') return `tiled ${bm}x${bn} k${v.bk}`;
   const frag = `${v.frag.M}x${v.frag.N}x${v.frag.K}`;
   if (v.kind === 'tc-direct') return `tc-direct ${bm}x${bn} sg${v.sgM}x${v.sgN} f${frag}`;
-  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}${gather}`;
+  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}`;
 }
 
 /** The f16 → f32-accumulate fragment shape to use, or undefined without subgroup matrices. */
@@ -190,7 +181,7 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
     KH: conv?.kernel ?? 1,
     KW: conv?.kernel ?? 1,
     UNROLL: unroll,
-    ...alignment(p, v),
+    ...alignment(p),
   };
   if (v.kind === 'tiled') {
     Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk });
@@ -210,23 +201,13 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
   );
 }
 
-/**
- * Conv B gather where four neighbours are contiguous: H100 A/B (bench-kernels --filter conv-gather,
- * Nov 2026) had the row loads ahead for 320 channels at 128² (26.3 vs 16.0 TFLOP/s) and behind for
- * 640 at 64², 1280 at 32² and 16² (35 vs 48, 25 vs 37, 13 vs 20): wide rows or few channels.
- */
-function defaultGather(c: ConvGeometry): 'row' | 'scalar' {
-  return c.wo >= 128 || c.cin <= 320 ? 'row' : 'scalar';
-}
-
 /** Which operands may be read and written four aligned elements at a time (see gemm-io.wgsl). */
-function alignment(p: GemmProblem, v?: GemmVariant): { A_VEC: boolean; B_VEC: boolean; OUT_VEC: boolean; CONV_ROW4: boolean } {
+function alignment(p: GemmProblem): { A_VEC: boolean; B_VEC: boolean; OUT_VEC: boolean } {
   const conv = p.mode === 'conv';
   return {
     A_VEC: p.k % 4 === 0,
     B_VEC: !conv && (p.mode === 'nk' ? p.k : p.n) % 4 === 0,
     OUT_VEC: (conv ? p.conv!.pixels : p.n) % 4 === 0,
-    CONV_ROW4: conv && p.conv!.stride === 1 && p.conv!.wo % 4 === 0 && (v?.gather ?? defaultGather(p.conv!)) === 'row',
   };
 }
 
@@ -251,8 +232,8 @@ const pipelines = new WeakMap<Runtime, Map<string, GPUComputePipeline>>();
  * milliseconds, so it happens once per key, not once per call (a U-Net step makes hundreds).
  */
 function pipelineFor(rt: Runtime, p: GemmProblem, v: GemmVariant): GPUComputePipeline {
-  const { A_VEC, B_VEC, OUT_VEC, CONV_ROW4 } = alignment(p, v);
-  const layout = `${p.mode}${p.conv ? p.conv.kernel : ''} a${+A_VEC}b${+B_VEC}o${+OUT_VEC}r${+CONV_ROW4}i${+interior(p, v)}`;
+  const { A_VEC, B_VEC, OUT_VEC } = alignment(p);
+  const layout = `${p.mode}${p.conv ? p.conv.kernel : ''} a${+A_VEC}b${+B_VEC}o${+OUT_VEC}i${+interior(p, v)}`;
   const key = `${p.label} ${p.a.dtype} ${layout} ${variantName(v)}`;
   let cache = pipelines.get(rt);
   if (!cache) pipelines.set(rt, (cache = new Map()));

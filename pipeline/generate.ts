@@ -61,6 +61,11 @@ export interface DenoiseJob {
   readonly profile?: DenoiseProfile;
   /** Evaluations recorded ahead of the GPU (default 2). */
   readonly inFlight?: number;
+  /**
+   * Host milliseconds spent recording (U-Net passes, guidance, scheduler steps; no GPU waits), added
+   * up here: when it approaches the GPU's time per evaluation, the loop is CPU-bound.
+   */
+  readonly recording?: { ms: number };
 }
 
 /** Runs every evaluation of job.scheduler; returns the final latents [n, C, h, w] f32 (caller owns them). */
@@ -103,12 +108,14 @@ export async function denoise(job: DenoiseJob): Promise<Tensor> {
       });
       let next: Tensor;
       try {
+        const recorded = performance.now() - t0;
         if (profile) {
           await rt.sync();
           profile.unetMs += performance.now() - t0;
         }
         const t1 = performance.now();
         next = rt.tidy(() => scheduler.step(rt, eps, i, current));
+        if (job.recording) job.recording.ms += recorded + performance.now() - t1;
         if (profile) {
           await rt.sync();
           profile.schedulerMs += performance.now() - t1;

@@ -104,6 +104,8 @@ export interface StageTimings {
   /** With profile: U-Net passes and scheduler steps timed apart. */
   readonly unetMs?: number;
   readonly schedulerMs?: number;
+  /** Host time recording the denoising loop's GPU work (within denoiseMs, overlapping the GPU). */
+  readonly recordMs: number;
 }
 
 export interface GenerationResult {
@@ -299,6 +301,7 @@ export class StableDiffusion {
       const total = scheduler.timesteps.length;
       progress?.({ stage: 'denoise', step: 0, total });
       const profile: DenoiseProfile | undefined = o.profile ? { unetMs: 0, schedulerMs: 0 } : undefined;
+      const recording = { ms: 0 };
       const latents = await denoise({
         rt,
         unet: this.unet,
@@ -311,6 +314,7 @@ export class StableDiffusion {
         onEvaluation: progress ? (step, all) => progress({ stage: 'denoise', step, total: all }) : undefined,
         onStep: o.onStep,
         profile,
+        recording,
       });
       held.push(latents);
       const denoiseDone = performance.now();
@@ -331,6 +335,7 @@ export class StableDiffusion {
           denoiseMs: denoiseDone - textDone,
           decodeMs: end - denoiseDone,
           totalMs: end - start,
+          recordMs: recording.ms,
           ...(profile ? { unetMs: profile.unetMs, schedulerMs: profile.schedulerMs } : {}),
         },
         truncatedTokens: { prompt: promptIds.droppedTokens, negativePrompt: negativeIds?.droppedTokens ?? 0 },

@@ -39,6 +39,8 @@ const cli = new Cli({
 
 interface RunFigures {
   readonly perImageS: number;
+  /** Host milliseconds recording one U-Net evaluation (and its scheduler step). */
+  readonly recordMsPerEvaluation: number;
   readonly textS: number;
   readonly unetS: number;
   readonly schedulerS: number;
@@ -92,7 +94,7 @@ await runScript(cli, async ({ values }) => {
       const schedulerMs = t.schedulerMs ?? (await timeSchedulerAlone(runtime, settings.scheduler, settings.steps, sd.schedulerConfig, latentShape));
       const unetMs = t.unetMs ?? t.denoiseMs - schedulerMs;
       const n = r.images.length;
-      runs.push({ perImageS: t.totalMs / 1000 / n, textS: t.textMs / 1000 / n, unetS: unetMs / 1000 / n, schedulerS: schedulerMs / 1000 / n, decodeS: t.decodeMs / 1000 / n });
+      runs.push({ recordMsPerEvaluation: t.recordMs / r.evaluations, perImageS: t.totalMs / 1000 / n, textS: t.textMs / 1000 / n, unetS: unetMs / 1000 / n, schedulerS: schedulerMs / 1000 / n, decodeS: t.decodeMs / 1000 / n });
       last = r;
     }
     const evaluations = last!.evaluations;
@@ -132,6 +134,7 @@ await runScript(cli, async ({ values }) => {
         decode: round(median((r) => r.decodeS)),
       },
       unetMsPerEvaluation: round(unetEvalMs),
+      recordMsPerEvaluation: round(median((r) => r.recordMsPerEvaluation)),
       unetGflopPerEvaluation: round(flops.total / 1e9),
       unetTflops: round(tflops),
       peakRssMiB: round(rssBytes / 2 ** 20),
@@ -149,6 +152,7 @@ await runScript(cli, async ({ values }) => {
       `  text ${s.text} s | U-Net ${s.unet} s | scheduler ${s.scheduler} s | decode ${s.decode} s   (median per image${values.profile ? ', profiled' : ''})`,
       `U-Net: ${report.unetMsPerEvaluation} ms per evaluation (batch ${(guided ? 2 : 1) * settings.n}, ${evaluations} evaluations), ` +
         `${report.unetGflopPerEvaluation} GFLOP each, ${report.unetTflops} TFLOP/s${options.merge ? ' (dense FLOPs: effective rate with merging)' : ''}`,
+      `host recording: ${report.recordMsPerEvaluation} ms per evaluation (overlaps the GPU; the loop is CPU-bound when it nears the U-Net time)`,
       `peak host RSS ${report.peakRssMiB} MiB, GPU pool peak ${report.gpuPoolPeakMiB} MiB`,
     ];
     if (kernels) lines.push(...kernelProfileLines(kernels, settings.n));

@@ -36,31 +36,10 @@ export const conv2dCases: BenchCase[] = (['f32', 'f16'] as DType[]).flatMap((dty
   conv2dCase(2, 1280, 1280, 8, 3, dtype),
 ]);
 
-// `--filter conv-sweep`: the bar conv and the deepest one under each tile shape; `--filter
-// conv-gather`: the U-Net's stride-1 convs (1024² sizes) with the contiguous-row gather and without.
+// `--filter conv-sweep`: the bar conv and the deepest one under each tile shape.
 export const conv2dSweepCases: BenchCase[] = [
-  ...[
-    [320, 64],
-    [1280, 8],
-  ].flatMap(([channels, size]) =>
-    MATRIX_SWEEP.map(([kind, ...t]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16', matrixPick(kind, ...t)), kernel: 'conv-sweep' })),
-  ),
-  ...[
-    [320, 128],
-    [640, 64],
-    [1280, 32],
-    [1280, 16],
-  ].flatMap(([channels, size]) =>
-    (['row', 'scalar'] as const).map((gather) => {
-      const pick: VariantPick = (rt) => {
-        const x = rt.zeros([2, channels!, size!, size!], 'f16');
-        const w = rt.zeros([channels!, channels!, 3, 3], 'f16');
-        const v = chooseVariant(rt, conv2dProblem(rt, x, w, { padding: 1 }));
-        [x, w].forEach((t) => t.dispose());
-        return { ...v, gather };
-      };
-      const c = conv2dCase(2, channels!, channels!, size!, 3, 'f16', pick);
-      return { ...c, name: `${c.name} ${gather}-gather`, kernel: 'conv-gather' };
-    }),
-  ),
-];
+  [320, 64],
+  [1280, 8],
+].flatMap(([channels, size]) =>
+  MATRIX_SWEEP.map(([kind, ...t]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16', matrixPick(kind, ...t)), kernel: 'conv-sweep' })),
+);

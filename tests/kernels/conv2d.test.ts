@@ -85,7 +85,7 @@ const CASES: ConvCase[] = [
   { batch: 2, cin: 3, h: 7, w: 5, cout: 5, k: 3, stride: 2, padding: 0, bias: false, residual: false },
   // 1x1 projection (skip connections), several K tiles
   { batch: 2, cin: 37, h: 5, w: 3, cout: 19, k: 1, stride: 1, padding: 0, bias: true, residual: true },
-  // output rows a multiple of 4 wide (the contiguous-row gather), at the image edges too
+  // output rows a multiple of 4 wide: column groups of four within one row, at the image edges too
   { batch: 2, cin: 5, h: 5, w: 8, cout: 7, k: 3, stride: 1, padding: 1, bias: true, residual: true },
   { batch: 3, cin: 9, h: 3, w: 4, cout: 6, k: 1, stride: 1, padding: 0, bias: false, residual: false },
   // enough channels for several K tiles and M tiles through the 3x3 gather

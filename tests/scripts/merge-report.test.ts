@@ -44,7 +44,7 @@ function parseCsv(bytes: Uint8Array): { header: string[]; rows: string[][] } {
 t.test('identical images: PSNR Infinity (null in JSON), SSIM 1', async (t) => {
   const rgb = new Uint8Array(SIDE * SIDE * 3).map((_, i) => (i * 7) % 256);
   const image = { width: SIDE, height: SIDE, rgb, seed: 0, index: 0 };
-  const timings = { textMs: 1, denoiseMs: 2, decodeMs: 3, totalMs: 6 };
+  const timings = { textMs: 1, denoiseMs: 2, decodeMs: 3, totalMs: 6, recordMs: 0 };
   const report: MergeReport = {
     merge: { method: 'catome', threshold: 1 },
     settings: { prompt: 'p', negativePrompt: '', n: 1, guidanceScale: 7.5, steps: 1, width: SIDE, height: SIDE, seed: 0, scheduler: 'ddim', clipSkip: 1 },
