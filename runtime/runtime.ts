@@ -5,6 +5,7 @@ import { createGpu, type Gpu, type GpuFeatures, type GpuOptions } from './gpu.js
 import { fromF16Array, toF16Array } from './half.js';
 import type { Uniforms } from './uniforms.js';
 import { KernelProfiler, type KernelTime } from './profiler.js';
+import { BindGroupCache, type BufferEntry } from './bind-groups.js';
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST, spelled out so this loads before GPU globals exist
 const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
@@ -48,11 +49,13 @@ export class Runtime implements TensorOwner {
   private readonly errors: string[] = [];
   private dispatchCount = 0;
   private profiler: KernelProfiler | null = null;
+  private readonly bindGroups: BindGroupCache;
 
   private constructor(readonly gpu: Gpu) {
     this.device = gpu.device;
     this.features = gpu.features;
     this.pool = new BufferPool(this.device);
+    this.bindGroups = new BindGroupCache(this.device);
     this.device.addEventListener('uncapturederror', (ev) => {
       this.errors.push((ev as GPUUncapturedErrorEvent).error.message);
     });
@@ -212,12 +215,12 @@ export class Runtime implements TensorOwner {
   }
 
   dispatch(d: Dispatch): void {
-    const entries: GPUBindGroupEntry[] = [];
-    if (d.uniforms) entries.push({ binding: 0, resource: this.uniformBinding(d.uniforms) });
+    const entries: BufferEntry[] = [];
+    if (d.uniforms) entries.push({ binding: 0, ...bufferEntry(this.uniformBinding(d.uniforms)) });
     d.bindings.forEach((b, i) => {
-      entries.push({ binding: i + 1, resource: b instanceof Tensor ? b.binding() : b });
+      entries.push({ binding: i + 1, ...bufferEntry(b instanceof Tensor ? b.binding() : b) });
     });
-    const bindGroup = this.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.bindGroups.get(d.pipeline, entries);
     const w = d.workgroups;
     const direct = 'indirect' in w ? null : (w as Workgroups);
     if (direct) {
@@ -303,6 +306,11 @@ export class Runtime implements TensorOwner {
     return this.dispatchCount;
   }
 
+  /** Bind groups created so far; dispatches beyond this count reused a cached one. */
+  get bindGroupsCreated(): number {
+    return this.bindGroups.createdCount;
+  }
+
   destroy(): void {
     this.flush();
     this.pool.trim();
@@ -344,6 +352,12 @@ export class Runtime implements TensorOwner {
     chunk.used = offset + bytes.byteLength;
     return { buffer: chunk.buffer, offset, size: bytes.byteLength };
   }
+}
+
+/** A binding with its offset and size spelled out (the whole buffer when absent). */
+function bufferEntry(b: GPUBufferBinding): Omit<BufferEntry, 'binding'> {
+  const offset = b.offset ?? 0;
+  return { buffer: b.buffer, offset, size: b.size ?? b.buffer.size - offset };
 }
 
 function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
