@@ -24,10 +24,10 @@ fn kv_enter(li: u32, key0: u32, key_end: u32) -> u32 {
 
 fn load_kt(key: u32, col: u32) -> Right {
   let stride = p.heads * D;
-  return subgroupMatrixLoad<Right>(&k, kv_row + key * stride + col, true, stride);
+  return subgroupMatrixLoad<Right, col_major>(&k, kv_row + key * stride + col, stride);
 }
 
 fn load_v(key: u32, col: u32) -> Right {
   let stride = p.heads * D;
-  return subgroupMatrixLoad<Right>(&v, kv_row + key * stride + col, false, stride);
+  return subgroupMatrixLoad<Right, row_major>(&v, kv_row + key * stride + col, stride);
 }

@@ -9,10 +9,10 @@ fn frag_begin(sg: u32, lane: u32) {}
 fn frag_zero() -> Acc { return Acc(); }
 fn frag_mma(a: Left, b: Right, c: Acc) -> Acc { return subgroupMatrixMultiplyAccumulate(a, b, c); }
 // Q rows [FM × FK] from the stage.
-fn load_q(at: u32) -> Left { return subgroupMatrixLoad<Left>(&stage, at, false, KS); }
+fn load_q(at: u32) -> Left { return subgroupMatrixLoad<Left, row_major>(&stage, at, KS); }
 // Right fragments [FK × FN] from the stage: Kᵀ reads a [key][column] stage column-major, V row-major.
-fn stage_right_col(at: u32) -> Right { return subgroupMatrixLoad<Right>(&stage, at, true, KS); }
-fn stage_right_row(at: u32) -> Right { return subgroupMatrixLoad<Right>(&stage, at, false, KS); }
-fn load_p(at: u32) -> Left { return subgroupMatrixLoad<Left>(&ptile, at, false, PS); }
-fn store_acc(at: u32, x: Acc, stride: u32) { subgroupMatrixStore(&scratch, at, x, false, stride); }
-fn load_acc(at: u32, stride: u32) -> Acc { return subgroupMatrixLoad<Acc>(&scratch, at, false, stride); }
+fn stage_right_col(at: u32) -> Right { return subgroupMatrixLoad<Right, col_major>(&stage, at, KS); }
+fn stage_right_row(at: u32) -> Right { return subgroupMatrixLoad<Right, row_major>(&stage, at, KS); }
+fn load_p(at: u32) -> Left { return subgroupMatrixLoad<Left, row_major>(&ptile, at, PS); }
+fn store_acc(at: u32, x: Acc, stride: u32) { subgroupMatrixStore<row_major>(&scratch, at, x, stride); }
+fn load_acc(at: u32, stride: u32) -> Acc { return subgroupMatrixLoad<Acc, row_major>(&scratch, at, stride); }

@@ -20,13 +20,16 @@ fn put_b(at: u32, v: vec4<f16>) {
 }
 
 fn load_left(at: u32) -> LeftFrag {
-  return subgroupMatrixLoad<LeftFrag>(&tile_a, at, false, SA);
+  return subgroupMatrixLoad<LeftFrag, row_major>(&tile_a, at, SA);
 }
 
 fn load_right(at: u32) -> RightFrag {
-  return subgroupMatrixLoad<RightFrag>(&tile_b, at, B_ALONG_K, SB);
+  if (B_ALONG_K) {
+    return subgroupMatrixLoad<RightFrag, col_major>(&tile_b, at, SB);
+  }
+  return subgroupMatrixLoad<RightFrag, row_major>(&tile_b, at, SB);
 }
 
 fn store_result(at: u32, v: ResultFrag) {
-  subgroupMatrixStore(&scratch, at, v, false, SN);
+  subgroupMatrixStore<row_major>(&scratch, at, v, SN);
 }
