@@ -3,7 +3,7 @@ import type { Tensor } from '../runtime/tensor.js';
 import { formatShape } from '../runtime/dtype.js';
 import { rowTensor } from './merge-split.js';
 import { checkDeviceCount, type DeviceCount } from './device-count.js';
-import { invertPermutation, stableBucketSort } from './bucket-sort.js';
+import { stableBucketSort } from './bucket-sort.js';
 
 export interface MergeGroups {
   /**
@@ -17,14 +17,15 @@ export interface MergeGroups {
 
 /**
  * Groups the r best-ranked sources of every row by their destination (a stable counting sort,
- * deterministic): rank and destination are [B, n_src] u32 from rankDescending / bestMatch. r is a
- * host number or a count on the GPU (≤ n_src; `grouped` then has room for every source).
+ * deterministic): order (sources by descending similarity) and destination are [B, n_src] u32 from
+ * rankDescending / bestMatch. r is a host number or a count on the GPU (≤ n_src; `grouped` then
+ * has room for every source).
  */
-export function groupByDestination(rt: Runtime, rank: Tensor, destination: Tensor, nDst: number, r: number | DeviceCount): MergeGroups {
-  const batch = rank.shape[0] ?? 0;
-  const nSrc = rowTensor('groupByDestination', 'rank', rank, batch, 'u32');
+export function groupByDestination(rt: Runtime, order: Tensor, destination: Tensor, nDst: number, r: number | DeviceCount): MergeGroups {
+  const batch = order.shape[0] ?? 0;
+  const nSrc = rowTensor('groupByDestination', 'order', order, batch, 'u32');
   if (rowTensor('groupByDestination', 'destination', destination, batch, 'u32') !== nSrc) {
-    throw new Error(`groupByDestination: destination ${formatShape(destination.shape)} does not match rank ${formatShape(rank.shape)}`);
+    throw new Error(`groupByDestination: destination ${formatShape(destination.shape)} does not match order ${formatShape(order.shape)}`);
   }
   const onDevice = typeof r !== 'number';
   if (onDevice) checkDeviceCount('groupByDestination', 'r', r);
@@ -32,8 +33,6 @@ export function groupByDestination(rt: Runtime, rank: Tensor, destination: Tenso
   if (!Number.isInteger(nDst) || nDst < 1) throw new Error(`groupByDestination: ${nDst} destinations`);
   const stride = Math.max(onDevice ? nSrc : r, 1);
   // merged sources in rank order, stably sorted by destination = ordered by (destination, rank)
-  const { sorted, bucketEnd } = rt.tidy(() =>
-    stableBucketSort(rt, { sequence: invertPermutation(rt, rank), bucket: destination, buckets: nDst, limit: r, stride }),
-  );
+  const { sorted, bucketEnd } = stableBucketSort(rt, { sequence: order, bucket: destination, buckets: nDst, limit: r, stride });
   return { grouped: sorted, segmentEnd: bucketEnd };
 }

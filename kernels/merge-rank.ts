@@ -24,15 +24,16 @@ export function rankDescending(rt: Runtime, keys: Tensor): DescendingRank {
   const [batch, n] = keys.shape as [number, number];
   if (batch === 0 || n === 0) return { rank: rt.empty([batch, n], 'u32'), order: rt.empty([batch, n], 'u32') };
   return rt.tidy(() => {
-    const pipeline = rt.pipeline('merge_rank_digits', kernelSource('merge-rank-digits.wgsl'));
-    let sequence: Tensor | null = null;
-    for (let shift = 0; shift < 32; shift += DIGIT_BITS) {
-      const digit = rt.empty([batch, n], 'u32');
-      const identity = rt.empty([batch, n], 'u32');
-      rt.dispatch({ pipeline, uniforms: new Uniforms().u32(n, shift), bindings: [keys, digit, identity], workgroups: [Math.ceil(n / 256), batch] });
-      sequence = stableBucketSort(rt, { sequence: sequence ?? identity, bucket: digit, buckets: 1 << DIGIT_BITS }).sorted;
-    }
-    const order = sequence!;
-    return { rank: invertPermutation(rt, order), order };
+    const digits = [0, 1, 2].map(() => rt.empty([batch, n], 'u32'));
+    const identity = rt.empty([batch, n], 'u32');
+    rt.dispatch({
+      pipeline: rt.pipeline('merge_rank_digits', kernelSource('merge-rank-digits.wgsl')),
+      uniforms: new Uniforms().u32(n),
+      bindings: [keys, ...digits, identity],
+      workgroups: [Math.ceil(n / 256), batch],
+    });
+    let sequence = identity;
+    for (const digit of digits) sequence = stableBucketSort(rt, { sequence, bucket: digit, buckets: 1 << DIGIT_BITS }).sorted;
+    return { rank: invertPermutation(rt, sequence), order: sequence };
   });
 }

@@ -218,7 +218,7 @@ export function planMerge(rt: Runtime, match: BipartiteMatch, r: number | MergeC
   const p = match.partition;
   if (typeof r === 'number' && (!Number.isInteger(r) || r < 0 || r > p.nSrc)) throw new Error(`planMerge: r = ${r} outside 0..${p.nSrc}`);
   const count = typeof r === 'number' ? r : r.r;
-  const { grouped, segmentEnd } = groupByDestination(rt, match.rank, match.destination, p.nDst, count);
+  const { grouped, segmentEnd } = groupByDestination(rt, match.order, match.destination, p.nDst, count);
   const positions = mergedPositions(rt, match.rank, match.destination, p.src, p.dst, count);
   return new BipartiteMerge(rt, match, r, grouped, segmentEnd, positions);
 }

@@ -190,6 +190,8 @@ async function profileKernels(
   let recorder: TokenMapRecorder | null = null;
   let merged = 0;
   let calls = 0;
+  // before the generation starts: it records its first kernels synchronously
+  rt.startProfile();
   const run = method
     ? sd.generateWithStats({
         ...options,
@@ -205,7 +207,6 @@ async function profileKernels(
         },
       })
     : sd.generateWithStats(options);
-  rt.startProfile();
   const failure = await run.then(
     () => null,
     (e: unknown) => e,

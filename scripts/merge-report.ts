@@ -2,9 +2,20 @@
 import { resolve } from 'node:path';
 import { StableDiffusion } from '../pipeline/stable-diffusion.js';
 import { ProgressReporter } from '../pipeline/progress.js';
-import { AbortError } from '../pipeline/generate.js';
 import { Cli, runScript, ScriptError, UsageError } from './cli.js';
-import { BUNDLED_MODEL_NOTICE, loadOptions, mergeOptions, MERGE_OPTIONS, MODEL_OPTIONS, modelPath, SAMPLING_OPTIONS, samplingSettings } from './pipeline-options.js';
+import {
+  BUNDLED_MODEL_NOTICE,
+  interruptOnSigint,
+  loadModel,
+  mergeOptions,
+  MERGE_OPTIONS,
+  MODEL_OPTIONS,
+  modelPath,
+  resolveSettings,
+  SAMPLING_OPTIONS,
+  samplingSettings,
+  untilInterrupted,
+} from './pipeline-options.js';
 import { runMergeReport, type ReportGenerateOptions } from './merge-report/report.js';
 import { reportFiles, writeReportFiles } from './merge-report/files.js';
 
@@ -50,45 +61,35 @@ await runScript(cli, async ({ values }) => {
   };
   if (model.bundled) log(BUNDLED_MODEL_NOTICE);
   const reporter = values.quiet ? null : new ProgressReporter();
-  const abort = new AbortController();
-  const onSigint = () => abort.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
+  const interrupt = interruptOnSigint();
 
-  const sd = await StableDiffusion.load(model.path, { ...loadOptions(values), onProgress: reporter?.update }).finally(() => reporter?.endLine());
+  const sd = await loadModel(model.path, values, reporter);
   try {
     const generate: ReportGenerateOptions = {
       prompt,
       negativePrompt: values['negative-prompt'],
       ...samplingSettings(values),
       seed: values.seed,
-      signal: abort.signal,
+      signal: interrupt.signal,
     };
-    let settings;
-    try {
-      settings = sd.resolve(generate);
-    } catch (e) {
-      throw new UsageError((e as Error).message.replace(/^StableDiffusion: /, ''));
-    }
+    const settings = resolveSettings(sd, generate);
     if (settings.width < 16 || settings.height < 16) throw new UsageError(`SSIM needs images of at least 16x16 pixels, got ${settings.width}x${settings.height}`);
     const adapter = describeAdapter(sd);
     log(`model ${sd.info.path} (${sd.info.layout}, ${sd.dtype}) on ${adapter}`);
 
-    let report;
-    try {
-      report = await runMergeReport(sd, {
-        generate,
-        merge,
-        onRun: (run) => {
-          reporter?.endLine();
-          log(run === 'baseline' ? 'baseline: no token merging' : `merged: ${merge.method}, token maps read back after every evaluation`);
-        },
-        onProgress: reporter?.update,
-      });
-    } catch (e) {
-      reporter?.endLine();
-      if (e instanceof AbortError) throw new ScriptError('interrupted: nothing written', 130);
-      throw e;
-    }
+    const report = await untilInterrupted(
+      () =>
+        runMergeReport(sd, {
+          generate,
+          merge,
+          onRun: (run) => {
+            reporter?.endLine();
+            log(run === 'baseline' ? 'baseline: no token merging' : `merged: ${merge.method}, token maps read back after every evaluation`);
+          },
+          onProgress: reporter?.update,
+        }),
+      reporter,
+    );
     const dir = resolve(values.out);
     const files = reportFiles(report, { model: sd.info.path, dtype: sd.dtype, adapter });
     let paths: string[];
@@ -106,7 +107,7 @@ await runScript(cli, async ({ values }) => {
         `SSIM ${report.ssim.toFixed(4)}`,
     );
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.release();
     sd.dispose();
   }
 });

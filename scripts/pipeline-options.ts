@@ -6,7 +6,9 @@ import { fromRoot } from '../runtime/paths.js';
 import { SCHEDULER_KINDS } from '../scheduler/types.js';
 import { MERGE_METHODS, type MergeOptions } from '../pipeline/merge.js';
 import { CA_TOME_SCHEDULES, type CaToMeSchedule } from '../merge/schedules.js';
-import type { GenerateOptions, StableDiffusionLoadOptions } from '../pipeline/stable-diffusion.js';
+import { StableDiffusion, type GenerateOptions, type ResolvedSettings, type StableDiffusionLoadOptions } from '../pipeline/stable-diffusion.js';
+import { AbortError } from '../pipeline/generate.js';
+import type { ProgressReporter } from '../pipeline/progress.js';
 import { ScriptError, UsageError, type CliValues, type OptionSpec } from './cli.js';
 
 /** The tiny random-weight model the tests use; the scripts run on it when no --model is given. */
@@ -153,4 +155,37 @@ function parseSchedule(text: string): CaToMeSchedule | number[] {
   if (/^\s*\d+(\s*,\s*\d+)*\s*$/.test(text)) return text.split(',').map((v) => Number(v.trim()));
   if (Object.hasOwn(CA_TOME_SCHEDULES, text)) return text as CaToMeSchedule;
   throw new UsageError(`--merge-schedule must be one of ${Object.keys(CA_TOME_SCHEDULES).join(', ')} or a list like 0,5,10, got ${JSON.stringify(text)}`);
+}
+
+/** Loads the model for a generating script, with load progress on the reporter when there is one. */
+export function loadModel(path: string, values: ModelValues, reporter: ProgressReporter | null): Promise<StableDiffusion> {
+  return StableDiffusion.load(path, { ...loadOptions(values), onProgress: reporter?.update }).finally(() => reporter?.endLine());
+}
+
+/** Ctrl-C as the abort signal of a generation; release() once the script is done generating. */
+export function interruptOnSigint(): { readonly signal: AbortSignal; release(): void } {
+  const abort = new AbortController();
+  const onSigint = () => abort.abort(new Error('interrupted'));
+  process.once('SIGINT', onSigint);
+  return { signal: abort.signal, release: () => process.off('SIGINT', onSigint) };
+}
+
+/** sd.resolve(options), its complaint about the settings reported as a usage error. */
+export function resolveSettings(sd: StableDiffusion, options: GenerateOptions): ResolvedSettings {
+  try {
+    return sd.resolve(options);
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^StableDiffusion: /, ''));
+  }
+}
+
+/** Awaits generation work; an interrupt becomes "nothing written" with exit code 130. */
+export async function untilInterrupted<T>(work: () => Promise<T>, reporter: ProgressReporter | null): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    reporter?.endLine();
+    if (e instanceof AbortError) throw new ScriptError('interrupted: nothing written', 130);
+    throw e;
+  }
 }

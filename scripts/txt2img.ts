@@ -6,17 +6,19 @@ import { encodePng, writeFileAtomic } from '../pipeline/png.js';
 import { outputPaths, parametersText } from '../pipeline/metadata.js';
 import { describeMerge } from '../pipeline/merge.js';
 import { ProgressReporter } from '../pipeline/progress.js';
-import { AbortError } from '../pipeline/generate.js';
 import { Cli, runScript, ScriptError, UsageError } from './cli.js';
 import {
   BUNDLED_MODEL_NOTICE,
-  loadOptions,
+  interruptOnSigint,
+  loadModel,
   mergeOptions,
   MERGE_OPTIONS,
   MODEL_OPTIONS,
   modelPath,
+  resolveSettings,
   SAMPLING_OPTIONS,
   samplingSettings,
+  untilInterrupted,
 } from './pipeline-options.js';
 
 const VERSION = 'webgpu-diffusion 0.1.0';
@@ -58,11 +60,9 @@ await runScript(cli, async ({ values, positionals }) => {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (model.bundled) log(BUNDLED_MODEL_NOTICE);
   const reporter = values.quiet ? null : new ProgressReporter();
-  const abort = new AbortController();
-  const onSigint = () => abort.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
+  const interrupt = interruptOnSigint();
 
-  const sd = await StableDiffusion.load(model.path, { ...loadOptions(values), onProgress: reporter?.update }).finally(() => reporter?.endLine());
+  const sd = await loadModel(model.path, values, reporter);
   try {
     const options: GenerateOptions = {
       prompt,
@@ -72,24 +72,13 @@ await runScript(cli, async ({ values, positionals }) => {
       seed: values.seed,
       merge,
       tiledDecode: values['tiled-decode'],
-      signal: abort.signal,
+      signal: interrupt.signal,
       onProgress: reporter?.update,
     };
-    try {
-      sd.resolve(options);
-    } catch (e) {
-      throw new UsageError((e as Error).message.replace(/^StableDiffusion: /, ''));
-    }
+    resolveSettings(sd, options);
     if (!values.quiet) log(`model ${sd.info.path} (${sd.info.layout}, ${sd.dtype}; VAE ${sd.info.vaeDType}) on ${describeAdapter(sd)}`);
 
-    let result;
-    try {
-      result = await sd.generateWithStats(options);
-    } catch (e) {
-      reporter?.endLine();
-      if (e instanceof AbortError) throw new ScriptError('interrupted: nothing written', 130);
-      throw e;
-    }
+    const result = await untilInterrupted(() => sd.generateWithStats(options), reporter);
     const s = result.settings;
     if (result.truncatedTokens.prompt > 0) {
       log(`warning: the prompt is longer than the text encoder's ${sd.info.textEncoder.maxPositions} tokens; the last ${result.truncatedTokens.prompt} were dropped`);
@@ -120,7 +109,7 @@ await runScript(cli, async ({ values, positionals }) => {
         `${sec(t.totalMs / result.images.length)} per image`,
     );
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.release();
     sd.dispose();
   }
 });

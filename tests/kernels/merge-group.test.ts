@@ -13,6 +13,9 @@ t.test('grouping merged sources by destination and the merged positions match a 
   ];
   for (const [batch, nSrc, nDst, rs] of cases) {
     const rank = Array.from({ length: batch }, (_, b) => shuffled(nSrc, 5 + b)).flat();
+    // the sources by rank: the inverse permutation per row
+    const order = new Array<number>(rank.length);
+    rank.forEach((k, i) => (order[Math.floor(i / nSrc) * nSrc + k] = i % nSrc));
     // destinations crowd onto a few so runs are long
     const dest = Array.from({ length: batch * nSrc }, (_, i) => ((i * 7919) % 13) * Math.floor(nDst / 13) + (i % 2));
     const split = shuffled(nSrc + nDst, 9);
@@ -23,7 +26,7 @@ t.test('grouping merged sources by destination and the merged positions match a 
       const out = rt.tidy(() => {
         const rankT = rt.upload(Uint32Array.from(rank), [batch, nSrc], 'u32');
         const destT = rt.upload(Uint32Array.from(dest), [batch, nSrc], 'u32');
-        const g = groupByDestination(rt, rankT, destT, nDst, r);
+        const g = groupByDestination(rt, rt.upload(Uint32Array.from(order), [batch, nSrc], 'u32'), destT, nDst, r);
         const pos = mergedPositions(rt, rankT, destT, rt.upload(Uint32Array.from(src), [nSrc], 'u32'), rt.upload(Uint32Array.from(dst), [nDst], 'u32'), r);
         return { ...g, pos };
       });
@@ -39,7 +42,7 @@ t.test('grouping merged sources by destination and the merged positions match a 
         const rankT = rt.upload(Uint32Array.from(rank), [batch, nSrc], 'u32');
         const destT = rt.upload(Uint32Array.from(dest), [batch, nSrc], 'u32');
         const count = { tensor: rt.upload(Uint32Array.from([7, r, 9]), [3], 'u32'), index: 1 };
-        const g = groupByDestination(rt, rankT, destT, nDst, count);
+        const g = groupByDestination(rt, rt.upload(Uint32Array.from(order), [batch, nSrc], 'u32'), destT, nDst, count);
         const pos = mergedPositions(rt, rankT, destT, rt.upload(Uint32Array.from(src), [nSrc], 'u32'), rt.upload(Uint32Array.from(dst), [nDst], 'u32'), count);
         return { ...g, pos };
       });
