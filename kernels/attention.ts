@@ -150,7 +150,7 @@ function portableBytes(d: number, rows: number, g: number, keyBlock: number): nu
  * else the portable kernel. From sweeps on the H100 (bench-kernels --filter attn-sweep, Nov 2026):
  * 16×16×16 fragments beat 16×8×8 even where they pad the head dim (d = 40: 27.2 vs 25.0 TFLOP/s at
  * 4096 tokens); staged K/V and 32-key blocks throughout; up to d = 48, 4 subgroups × 16 rows, 8
- * from 8192 queries (16384: 33.6 vs 30.0 TFLOP/s); 2 beyond d = 48.
+ * from 4096 queries (4096: 33.2 vs 29.5 TFLOP/s; 16384: 37.4); 2 beyond d = 48.
  */
 export function chooseAttentionVariant(rt: Runtime, p: AttentionProblem): AttentionVariant {
   if (p.dtype === 'f16') {
@@ -165,7 +165,7 @@ export function chooseAttentionVariant(rt: Runtime, p: AttentionProblem): Attent
         kv: 'staged',
         prefetch: true,
       });
-      const wide = p.headDim <= 48 ? (p.nq >= 8192 ? [mk(8, 32), mk(4, 32)] : [mk(4, 32)]) : [];
+      const wide = p.headDim <= 48 ? (p.nq >= 4096 ? [mk(8, 32), mk(4, 32)] : [mk(4, 32)]) : [];
       const candidates = [...wide, mk(2, 32), mk(1, 32)];
       const fit = candidates.find((v) => attentionVariantProblem(rt, p, v) === null);
       if (fit) return fit;
@@ -337,8 +337,10 @@ export function attentionWith(
   const counts: TokenCounts = { queries: options.validQueries, keys: options.validKeys };
   const counted = `${counts.queries ? ' counted-q' : ''}${counts.keys ? ' counted-k' : ''}`;
   const label = `attention ${attentionVariantName(chosen)} d${p.headDim} ${p.dtype}${p.causal ? ' causal' : ''}${counted}`;
+  // Count indices are compiled in (device-count.ts), so they belong to the pipeline's key.
+  const key = `${label} @${counts.queries?.index ?? '-'},${counts.keys?.index ?? '-'}`;
   rt.dispatch({
-    pipeline: rt.pipeline(label, kernelCode(p, chosen, counts)),
+    pipeline: rt.pipeline(key, () => kernelCode(p, chosen, counts)),
     uniforms: new Uniforms().u32(p.nq, p.nk, p.heads).f32(p.scale * LOG2E),
     bindings: [q, k, v, out, ...[counts.queries, counts.keys].flatMap((c) => (c ? [c.tensor] : []))],
     workgroups: [Math.ceil(p.nq / rowsPerWorkgroup(chosen)), p.heads, p.batch],

@@ -56,24 +56,25 @@ const MASK_LIMIT: f32 = -1.0e38;
 @group(0) @binding(1) var<storage, read> q: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<u32>>;
 
+// Workgroup arrays hold vectors so staging writes 8 or 16 bytes per store (scalar f16 stores
+// made staged tensor-core kernels several times slower on the H100); offsets, strides and
+// fragment positions are multiples of 4 elements, and the fragment ops divide them by 4.
 // The Q tile, until its fragments are in registers; then the K/V stage (when staged).
-var<workgroup> stage: array<f16, STAGE>;
-var<workgroup> scratch: array<f32, NSG * ROWS * SS>;
-var<workgroup> ptile: array<f16, BQ * PS>;
+var<workgroup> stage: array<vec4<f16>, STAGE / 4u>;
+var<workgroup> scratch: array<vec4<f32>, NSG * ROWS * SS / 4u>;
+var<workgroup> ptile: array<vec4<f16>, BQ * PS / 4u>;
 var<workgroup> rescale_flag: u32;
 
+// Eight halves (as four u32) at stage element `at`, a multiple of 8.
 fn put8(at: u32, x: vec4<u32>) {
-  for (var e = 0u; e < 4u; e++) {
-    let two = bitcast<vec2<f16>>(x[e]);
-    stage[at + 2u * e] = two.x;
-    stage[at + 2u * e + 1u] = two.y;
-  }
+  stage[at / 4u] = vec4<f16>(bitcast<vec2<f16>>(x.x), bitcast<vec2<f16>>(x.y));
+  stage[at / 4u + 1u] = vec4<f16>(bitcast<vec2<f16>>(x.z), bitcast<vec2<f16>>(x.w));
 }
 
 // Four scaled scores of one row, masked before `first` (keys an earlier block already covered),
 // from `end` (the valid keys) and (causal) past the query's own index.
 fn score4(at: u32, key: u32, first: u32, end: u32, qi: u32, edge: bool) -> vec4<f32> {
-  var t = vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], scratch[at + 3u]) * p.scale_log2;
+  var t = scratch[at / 4u] * p.scale_log2;
   if (edge) {
     let keys = vec4<u32>(key) + vec4<u32>(0u, 1u, 2u, 3u);
     var keep = (keys >= vec4<u32>(first)) & (keys < vec4<u32>(end));
@@ -86,10 +87,7 @@ fn score4(at: u32, key: u32, first: u32, end: u32, qi: u32, edge: bool) -> vec4<
 // Writes exp2(t - m) as f16 at `at` and returns the sum P·V will actually use (the f16 values).
 fn write_p4(at: u32, t: vec4<f32>, m: f32) -> f32 {
   let ph = vec4<f16>(select(vec4<f32>(0.0), exp2(t - vec4<f32>(m)), t > vec4<f32>(MASK_LIMIT)));
-  ptile[at] = ph.x;
-  ptile[at + 1u] = ph.y;
-  ptile[at + 2u] = ph.z;
-  ptile[at + 3u] = ph.w;
+  ptile[at / 4u] = ph;
   let pf = vec4<f32>(ph);
   return (pf.x + pf.y) + (pf.z + pf.w);
 }
@@ -209,7 +207,7 @@ fn main(
         park_o(s_base, ch, &oacc);
         workgroupBarrier();
         let o_row = s_base + lane_row * SS;
-        for (var x = part; x < BKEY; x += LPR) { scratch[o_row + x] *= alpha; }
+        for (var x = part; x < BKEY / 4u; x += LPR) { scratch[o_row / 4u + x] *= alpha; }
         workgroupBarrier();
         for (var r = 0u; r < RQ; r++) {
           for (var j = 0u; j < O_CHUNK; j++) {
@@ -248,11 +246,9 @@ fn main(
         let c8 = ch * (BKEY / 8u) + x;
         if (c8 < CH) {
           let at = o_row + 8u * x;
-          var w: vec4<u32>;
-          for (var e = 0u; e < 4u; e++) {
-            w[e] = bitcast<u32>(vec2<f16>(vec2<f32>(scratch[at + 2u * e], scratch[at + 2u * e + 1u]) * inv));
-          }
-          out[dst + c8] = w;
+          let lo = vec4<f16>(scratch[at / 4u] * inv);
+          let hi = vec4<f16>(scratch[at / 4u + 1u] * inv);
+          out[dst + c8] = vec4<u32>(bitcast<u32>(lo.xy), bitcast<u32>(lo.zw), bitcast<u32>(hi.xy), bitcast<u32>(hi.zw));
         }
       }
     }

@@ -29,15 +29,19 @@ fn frag_begin(sg: u32, lane: u32) {
 
 fn frag_zero() -> Acc { return Acc(); }
 
+// Element i of the vector-element stage and P tile.
+fn stage_h(i: u32) -> f16 { return stage[i / 4u][i % 4u]; }
+fn ptile_h(i: u32) -> f16 { return ptile[i / 4u][i % 4u]; }
+
 fn left_at(a: Left, i: u32, x: u32) -> f32 {
-  if (a.in_p) { return f32(ptile[a.at + i * PS + x]); }
+  if (a.in_p) { return f32(ptile_h(a.at + i * PS + x)); }
   return f32(emu_q[a.at + i * KS + x]);
 }
 
 fn right_at(b: Right, x: u32, j: u32) -> f32 {
   switch b.src {
-    case 0u: { return f32(stage[b.at + j * b.stride + x]); }
-    case 1u: { return f32(stage[b.at + x * b.stride + j]); }
+    case 0u: { return f32(stage_h(b.at + j * b.stride + x)); }
+    case 1u: { return f32(stage_h(b.at + x * b.stride + j)); }
     case 2u: { return kv_elem(2u, b.at + j * b.stride + x); }
     default: { return kv_elem(3u, b.at + x * b.stride + j); }
   }
@@ -56,7 +60,7 @@ fn frag_mma(a: Left, b: Right, c: Acc) -> Acc {
 
 fn load_q(at: u32) -> Left {
   for (var i = 0u; i < FM + emu_zero; i++) {
-    for (var x = 0u; x < FK + emu_zero; x++) { emu_q[at + i * KS + x] = stage[at + i * KS + x]; }
+    for (var x = 0u; x < FK + emu_zero; x++) { emu_q[at + i * KS + x] = stage_h(at + i * KS + x); }
   }
   return Left(false, at);
 }
@@ -68,7 +72,8 @@ fn load_p(at: u32) -> Left { return Left(true, at); }
 fn store_acc(at: u32, x: Acc, stride: u32) {
   for (var t = 0u; t < ACC_SHARE + emu_zero; t++) {
     let e = emu_lane + 32u * t;
-    scratch[at + (e / FN) * stride + e % FN] = x.e[t];
+    let i = at + (e / FN) * stride + e % FN;
+    scratch[i / 4u][i % 4u] = x.e[t];
   }
 }
 
@@ -76,7 +81,8 @@ fn load_acc(at: u32, stride: u32) -> Acc {
   var f: Acc;
   for (var t = 0u; t < ACC_SHARE + emu_zero; t++) {
     let e = emu_lane + 32u * t;
-    f.e[t] = scratch[at + (e / FN) * stride + e % FN];
+    let i = at + (e / FN) * stride + e % FN;
+    f.e[t] = scratch[i / 4u][i % 4u];
   }
   return f;
 }

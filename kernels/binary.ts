@@ -26,7 +26,7 @@ export function binary(rt: Runtime, op: BinaryOp, a: Tensor, b: Tensor, broadcas
   const result = out ?? rt.empty(a.shape, a.dtype);
   const { workgroups, rowWidth } = grid1d(a.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`binary_${op}_${a.dtype}`, specialize(kernelSource('binary.wgsl'), { dtype: a.dtype, consts: { OP: OP_CODE[op] } })),
+    pipeline: rt.pipeline(`binary_${op}_${a.dtype}`, () => specialize(kernelSource('binary.wgsl'), { dtype: a.dtype, consts: { OP: OP_CODE[op] } })),
     uniforms: new Uniforms().u32(a.size, stride, b.size, rowWidth),
     bindings: [a, b, result],
     workgroups,

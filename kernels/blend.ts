@@ -97,7 +97,7 @@ export function blendTile(rt: Runtime, b: TileBlend): void {
   };
   const { workgroups, rowWidth } = grid1d(tile.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`blend_tile_${tile.dtype}`, specialize(kernelSource('blend_tile.wgsl'), { dtype: tile.dtype })),
+    pipeline: rt.pipeline(`blend_tile_${tile.dtype}`, () => specialize(kernelSource('blend_tile.wgsl'), { dtype: tile.dtype })),
     uniforms: new Uniforms().u32(
       tile.size,
       th,

@@ -13,7 +13,7 @@ export function clamp(rt: Runtime, x: Tensor, lo: number, hi: number, out?: Tens
   const result = resultTensor(rt, 'clamp', x.shape, x.dtype, out, [x]);
   if (x.size === 0) return result;
   const width = laneWidth(x.size);
-  const code = specialize(kernelSource('clamp.wgsl'), { dtype: x.dtype, aliases: laneAliases(x.dtype, width) });
+  const code = () => specialize(kernelSource('clamp.wgsl'), { dtype: x.dtype, aliases: laneAliases(x.dtype, width) });
   const n = x.size / width;
   const { workgroups, rowWidth } = grid1d(n, 256);
   rt.dispatch({

@@ -25,7 +25,7 @@ export function concatChannels(rt: Runtime, a: Tensor, b: Tensor, out?: Tensor):
   const width = laneWidth(aBlock, bBlock);
   const n = result.size / width;
   const { workgroups, rowWidth } = grid1d(n, 256);
-  const code = specialize(kernelSource('concat.wgsl'), { dtype: a.dtype, aliases: { VS: laneAliases(a.dtype, width).VS! } });
+  const code = () => specialize(kernelSource('concat.wgsl'), { dtype: a.dtype, aliases: { VS: laneAliases(a.dtype, width).VS! } });
   rt.dispatch({
     pipeline: rt.pipeline(`concat_channels_${a.dtype}_w${width}`, code),
     uniforms: new Uniforms().u32(n, aBlock / width, bBlock / width, rowWidth),

@@ -31,7 +31,7 @@ export function crop2d(rt: Runtime, x: Tensor, window: CropWindow, out?: Tensor)
   if (result.size === 0) return result;
   const { workgroups, rowWidth } = grid1d(result.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`crop2d_${x.dtype}`, specialize(kernelSource('crop.wgsl'), { dtype: x.dtype })),
+    pipeline: rt.pipeline(`crop2d_${x.dtype}`, () => specialize(kernelSource('crop.wgsl'), { dtype: x.dtype })),
     uniforms: new Uniforms().u32(result.size, width, height, w, h, top, left, rowWidth),
     bindings: [x, result],
     workgroups,

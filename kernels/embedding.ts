@@ -19,7 +19,7 @@ export function tokenEmbedding(rt: Runtime, ids: Tensor, table: Tensor, position
   if (seq > positions.shape[0]!) throw new Error(`tokenEmbedding: ${seq} tokens but only ${positions.shape[0]} positions`);
   const out = rt.empty([batch, seq, channels], table.dtype);
   rt.dispatch({
-    pipeline: rt.pipeline(`embedding_${table.dtype}`, specialize(kernelSource('embedding.wgsl'), { dtype: table.dtype })),
+    pipeline: rt.pipeline(`embedding_${table.dtype}`, () => specialize(kernelSource('embedding.wgsl'), { dtype: table.dtype })),
     uniforms: new Uniforms().u32(batch * seq, channels, seq, vocab),
     bindings: [table, positions, ids, out],
     workgroups: [Math.ceil(channels / 64), batch * seq],

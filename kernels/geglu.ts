@@ -19,7 +19,7 @@ export function geglu(rt: Runtime, x: Tensor, out?: Tensor): Tensor {
   const shape = [...x.shape.slice(0, -1), f];
   const result = resultTensor(rt, 'geglu', shape, x.dtype, out, [x]);
   const width = laneWidth(f);
-  const code = specialize(laneHelpers(width, ['gelu_f32']) + activationSource() + kernelSource('geglu.wgsl'), {
+  const code = () => specialize(laneHelpers(width, ['gelu_f32']) + activationSource() + kernelSource('geglu.wgsl'), {
     dtype: x.dtype,
     aliases: laneAliases(x.dtype, width),
   });

@@ -41,7 +41,7 @@ struct Params {
   pad_left: u32,
   stride: u32,
   // epilogue
-  has_bias: u32,
+  has_bias: u32,   // 0 none, 1 one per column (n), 2 one per row (m)
   has_residual: u32,
   act: u32,       // ACTIVATION_CODE in activation.ts
   zero: u32,      // always 0; see rolled()
@@ -64,14 +64,31 @@ fn rolled(n: u32) -> u32 {
   return select(n + p.zero, n, UNROLL);
 }
 
+// Split-K partial sums, [SPLIT_K][batches][M][N] f32 (N a multiple of 4): a core that runs one K
+// slice per workgroup layer writes them with store_partial; gemm-reduce.wgsl sums the slices and
+// applies the epilogue.
+@group(0) @binding(6) var<storage, read_write> partials: array<vec4<f32>>;
+
 var<private> a_base: u32;
 var<private> b_base: u32;
 var<private> out_base: u32;
+var<private> partial_base: u32;
 
 fn gemm_begin(batch: u32) {
   a_base = batch * p.a_batch;
   b_base = batch * p.b_batch;
   out_base = batch * p.out_batch;
+}
+
+/** Partial sums of K slice `slice` of matrix `batch` (of `batches`) go to its own [M, N] plane. */
+fn gemm_begin_slice(batch: u32, slice: u32, batches: u32) {
+  gemm_begin(batch);
+  partial_base = (slice * batches + batch) * p.m * p.n;
+}
+
+/** C[m, n..n+3] of this K slice, before the epilogue (n a multiple of 4). */
+fn store_partial(m: u32, n: u32, v: vec4<f32>) {
+  if (m < p.m && n < p.n) { partials[(partial_base + m * p.n + n) >> 2u] = v; }
 }
 
 fn a_elem(i: u32) -> T {
@@ -215,7 +232,7 @@ fn activate(x: f32) -> f32 {
 
 fn bias_at(m: u32, n: u32) -> f32 {
   if (p.has_bias == 0u) { return 0.0; }
-  return f32(bias[select(n, m, MODE == MODE_CONV)]);
+  return f32(bias[select(n, m, p.has_bias == 2u)]);
 }
 
 /** Output index of C[m, n]: row-major per batch, or NCHW for conv (n = image · Ho·Wo + pixel). */

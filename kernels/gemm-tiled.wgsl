@@ -1,7 +1,8 @@
 // Portable GEMM core (no subgroup matrices): 16x16 threads, each owning TM x TN outputs held in
 // registers; A and B tiles of BK steps go through workgroup memory as vec4<f32>, double-buffered
 // with the next tile's global loads in flight while the current one is multiplied.
-// Appended to gemm-io.wgsl. Expects: TM, TN (4 or 8), BK (a multiple of 4).
+// Appended to gemm-io.wgsl. Expects: TM, TN (4 or 8), BK (a multiple of 4), SPLIT_K (K slices, 1 for
+// none; see gemm-tc.wgsl).
 
 const BM: u32 = 16u * TM;
 const BN: u32 = 16u * TN;
@@ -63,8 +64,9 @@ fn stash(tid: u32, buffer: u32) {
 }
 
 @compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  gemm_begin(wid.z);
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) grid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let slice = wid.z % SPLIT_K;
+  gemm_begin_slice(wid.z / SPLIT_K, slice, grid.z / SPLIT_K);
   let tid = lid.y * 16u + lid.x;
   let m0 = wid.y * BM;
   let n0 = wid.x * BN;
@@ -76,13 +78,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     acc[i] = vec4<f32>(0.0);
   }
 
-  let tiles = (p.k + BK - 1u) / BK;
-  fetch(tid, m0, n0, 0u, cols);
+  let tiles = (p.k + BK - 1u) / BK / SPLIT_K;
+  let k_first = slice * tiles * BK;
+  fetch(tid, m0, n0, k_first, cols);
   stash(tid, 0u);
   workgroupBarrier();
   for (var t = 0u; t < tiles; t++) {
     let more = t + 1u < tiles;
-    if (more) { fetch(tid, m0, n0, (t + 1u) * BK, cols); }
+    if (more) { fetch(tid, m0, n0, k_first + (t + 1u) * BK, cols); }
     let a_at = (t % 2u) * A_TILE;
     let b_at = (t % 2u) * B_TILE;
     for (var k = 0u; k < rolled(BK); k++) { // unroll
@@ -110,7 +113,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   for (var i = 0u; i < rolled(TM / 4u); i++) { // unroll
     for (var r = 0u; r < rolled(4u); r++) { // unroll
       for (var j = 0u; j < rolled(TN / 4u); j++) { // unroll
-        store4(m0 + (lid.y + 16u * i) * 4u + r, n0 + (lid.x + 16u * j) * 4u, acc[(i * 4u + r) * (TN / 4u) + j]);
+        let m = m0 + (lid.y + 16u * i) * 4u + r;
+        let n = n0 + (lid.x + 16u * j) * 4u;
+        if (SPLIT_K > 1u) {
+          store_partial(m, n, acc[(i * 4u + r) * (TN / 4u) + j]);
+        } else {
+          store4(m, n, acc[(i * 4u + r) * (TN / 4u) + j]);
+        }
       }
     }
   }

@@ -43,8 +43,10 @@ export interface GemmProblem {
   readonly bBatch: number;
   readonly outBatch: number;
   readonly alpha?: number;
-  /** [N] for kn/nk, [M] (output channels) for conv. */
+  /** [N] (one per column) for kn/nk unless biasPerRow; [M] (output channels) for conv. */
   readonly bias?: Tensor;
+  /** The bias has one value per row of C ([M]): a convolution lowered to a plain GEMM. */
+  readonly biasPerRow?: boolean;
   /** Same shape as out, added last. */
   readonly residual?: Tensor;
   readonly activation?: Activation;
@@ -57,6 +59,8 @@ export interface TiledVariant {
   readonly tm: 4 | 8;
   readonly tn: 4 | 8;
   readonly bk: number;
+  /** K slices run by separate workgroups (see MatrixVariant.splitK). Default 1. */
+  readonly splitK?: number;
 }
 
 /** Subgroup-matrix kernel: sgM x sgN subgroups, each fm x fn fragments of the config's shape. */
@@ -74,6 +78,14 @@ export interface MatrixVariant {
    * 'f16' as single halves with the original load form. Default 'vec'.
    */
   readonly stage?: 'vec' | 'f16';
+  /** 'tc' launch order: bands of this many row tiles (L2 reuse), or row by row (0, the default). */
+  readonly groupM?: number;
+  /**
+   * 'tc' only (not 'tc-direct'): K is cut into this many slices run by separate workgroups, whose
+   * f32 partial sums a second kernel adds up and puts through the epilogue (more workgroups where
+   * M·N gives few). Default 1.
+   */
+  readonly splitK?: number;
 }
 
 export type GemmVariant = TiledVariant | MatrixVariant;
@@ -85,10 +97,11 @@ export function tileShape(v: GemmVariant): { bm: number; bn: number } {
 
 export function variantName(v: GemmVariant): string {
   const { bm, bn } = tileShape(v);
-  if (v.kind === 'tiled') return `tiled ${bm}x${bn} k${v.bk}`;
+  const split = splitOf(v) > 1 ? ` split${splitOf(v)}` : '';
+  if (v.kind === 'tiled') return `tiled ${bm}x${bn} k${v.bk}${split}`;
   const frag = `${v.frag.M}x${v.frag.N}x${v.frag.K}`;
   if (v.kind === 'tc-direct') return `tc-direct ${bm}x${bn} sg${v.sgM}x${v.sgN} f${frag}`;
-  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}`;
+  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}${v.groupM ? ` band${v.groupM}` : ''}${split}`;
 }
 
 /** The f16 → f32-accumulate fragment shape to use, or undefined without subgroup matrices. */
@@ -105,6 +118,15 @@ export function matrixFragment(rt: Runtime, dtype: DType): SubgroupMatrixConfig 
 export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): string | null {
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   const { bm, bn } = tileShape(v);
+  const split = splitOf(v);
+  if (split > 1) {
+    const tiles = Math.ceil(p.k / v.bk);
+    if (!Number.isInteger(split) || tiles % split) return `split-K ${split} must divide the ${tiles} K tiles`;
+    if (p.n % 4) return 'split-K partial sums need N to be a multiple of 4';
+    const bytes = split * p.batch * p.m * p.n * 4;
+    if (bytes > rt.device.limits.maxStorageBufferBindingSize) return `split-K partial sums need ${bytes} B`;
+    if (p.m > rt.device.limits.maxComputeWorkgroupsPerDimension) return `split-K reduction over ${p.m} rows`;
+  }
   if (v.kind === 'tiled') {
     if (v.bk % 4 !== 0 || (bm * v.bk) % 1024 !== 0 || (bn * v.bk) % 1024 !== 0) return 'each thread must load whole vec4s of both tiles';
     const bytes = 2 * v.bk * (bm / 4 + 1 + bn / 4 + 1) * 16;
@@ -137,11 +159,12 @@ const TILED: readonly TiledVariant[] = [
 ];
 
 /**
- * The variant for a shape, from sweeps on an H100 (Dawn/Vulkan, November 2025):
- * - subgroup matrices (f16): 64x64 tiles of 2x2 subgroups won for plain matrices (4096³: 84
- *   TFLOP/s, [8192, 320]·[320, 1280]: 42); conv2d with at least 256 output channels and enough
- *   pixels for ≳ 2 workgroups per SM ran best on 128x64 tiles of 4x2 subgroups (320→320 at 64x64:
- *   32 TFLOP/s);
+ * The variant for a shape, from sweeps on an H100 (Dawn/Vulkan, November 2026):
+ * - subgroup matrices (f16): every subgroup owns 2x2 fragments (more ran 2-4x slower). Large plain
+ *   matrices run 128x128 tiles of 4x4 subgroups with K steps of 16 (4096³: 96.6 TFLOP/s vs 89.5
+ *   on 64x64 tiles of 2x2 subgroups, which the rest use); a gathered conv2d with at least 256
+ *   output channels and enough pixels ran best on 128x64 tiles of 4x2 subgroups. Small grids split
+ *   K (withSplit; 1280→1280 conv at 8x8: 17 TFLOP/s split 8 ways, 10.6 whole);
  * - portable path: 128x128 register tiles (8x8 per thread, K step 8) once there are ≳ 2
  *   workgroups per SM (4096³ f32: 36 TFLOP/s), 64x64 tiles (4x4 per thread) otherwise.
  */
@@ -155,12 +178,40 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
     const mk = (sgM: number, sgN: number, fm: number, fn: number, bk: number): MatrixVariant => ({ kind: 'tc', sgM, sgN, fm, fn, bk, frag });
     const wide = mk(4, 2, 2, 2, 32);
     const square = mk(2, 2, 2, 2, 32);
-    const candidates = p.mode === 'conv' && p.m >= 256 && groups(wide) >= 256 ? [wide, square] : [square];
+    const large = mk(4, 4, 2, 2, 16);
+    const candidates =
+      p.mode === 'conv' ? (p.m >= 256 && groups(wide) >= 256 ? [wide, square] : [square]) : groups(large) >= BUSY_GROUPS ? [large, square] : [square];
     const pick = candidates.find((v) => variantProblem(rt, p, v) === null);
-    if (pick) return pick;
+    if (pick) return withSplit(rt, p, pick, groups(pick));
   }
   const fits = TILED.filter((v) => variantProblem(rt, p, v) === null);
   return fits.find((v) => groups(v) >= 256) ?? fits[fits.length - 1]!;
+}
+
+/** 128x128 tiles only when they still give this many workgroups (about four per SM on an H100). */
+const BUSY_GROUPS = 512;
+/** Split K only below this many workgroups: up to it, more slices cost more than they gain. */
+const SPLIT_BELOW = 320;
+/** Fewer K tiles per slice than this and the partial sums cost more than the slices gain. */
+const MIN_SLICE_TILES = 4;
+
+/**
+ * v with its K split into the fewest slices that give SPLIT_BELOW workgroups (or the most
+ * that keep MIN_SLICE_TILES each), where the tile grid alone gives fewer (deep U-Net levels: a
+ * 1280-channel conv at 8x8 is 40 tiles).
+ */
+function withSplit(rt: Runtime, p: GemmProblem, v: MatrixVariant, groups: number): MatrixVariant {
+  if (groups >= SPLIT_BELOW) return v;
+  const tiles = Math.ceil(p.k / v.bk);
+  let best = v;
+  for (let split = 2; tiles / split >= MIN_SLICE_TILES; split++) {
+    if (tiles % split) continue;
+    const candidate = { ...v, splitK: split };
+    if (variantProblem(rt, p, candidate) !== null) break;
+    best = candidate;
+    if (groups * split >= SPLIT_BELOW) break;
+  }
+  return best;
 }
 
 /** Software rasterisers compile unrolled tile loops next to barriers very slowly (see gemm-tiled.wgsl). */
@@ -184,10 +235,10 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
     ...alignment(p),
   };
   if (v.kind === 'tiled') {
-    Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk });
+    Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk, SPLIT_K: splitOf(v) });
     return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tiled.wgsl'), { dtype: p.a.dtype, consts }));
   }
-  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk, INTERIOR: interior(p, v) });
+  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk, INTERIOR: interior(p, v), GROUP_M: v.groupM ?? 0, SPLIT_K: splitOf(v) });
   const core =
     v.kind === 'tc'
       ? kernelSource('gemm-tc.wgsl') + kernelSource(v.stage === 'f16' ? 'gemm-tc-stage-f16.wgsl' : 'gemm-tc-stage-vec.wgsl')
@@ -199,6 +250,18 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
     'diagnostic(off, chromium.subgroup_matrix_uniformity);\n' +
     unrolled(specialize(kernelSource('gemm-io.wgsl') + core, { dtype: p.a.dtype, enables, consts }))
   );
+}
+
+function splitOf(v: GemmVariant): number {
+  return v.kind === 'tc-direct' ? 1 : (v.splitK ?? 1);
+}
+
+/** The second pass of a split-K GEMM (gemm-reduce.wgsl) for this problem's layout. */
+function reducePipeline(rt: Runtime, p: GemmProblem, split: number): GPUComputePipeline {
+  const consts = { MODE: MODE_CODE[p.mode], KH: p.conv?.kernel ?? 1, KW: p.conv?.kernel ?? 1, UNROLL: false, SPLIT_K: split, ...alignment(p) };
+  const code = specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-reduce.wgsl'), { dtype: p.a.dtype, consts });
+  const { A_VEC, B_VEC, OUT_VEC } = consts;
+  return rt.pipeline(`${p.label} split-K sum ${p.a.dtype} ${p.mode} a${+A_VEC}b${+B_VEC}o${+OUT_VEC} x${split}`, code);
 }
 
 /** Which operands may be read and written four aligned elements at a time (see gemm-io.wgsl). */
@@ -245,30 +308,64 @@ function pipelineFor(rt: Runtime, p: GemmProblem, v: GemmVariant): GPUComputePip
   return pipeline;
 }
 
-const standIns = new WeakMap<Runtime, Tensor>();
+const standIns = new WeakMap<Runtime, { input: Tensor; partials: Tensor }>();
 
-/** A small buffer bound where an optional operand (bias, residual) is absent. */
-function standIn(rt: Runtime): Tensor {
+/**
+ * Small buffers bound where an optional operand is absent: `input` for bias and residual, and
+ * `partials` for the split-K sums (writable, so it cannot share the read-only stand-in's buffer).
+ */
+function standIn(rt: Runtime): { input: Tensor; partials: Tensor } {
   let t = standIns.get(rt);
-  if (!t || t.isDisposed) {
-    t = rt.keep(rt.zeros([4], 'f32'));
+  if (!t || t.input.isDisposed || t.partials.isDisposed) {
+    t = { input: rt.keep(rt.zeros([4], 'f32')), partials: rt.keep(rt.zeros([4], 'f32')) };
     standIns.set(rt, t);
   }
   return t;
 }
 
-/** Records one GEMM; returns the variant that ran. */
-export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVariant {
-  const v = variant ?? chooseVariant(rt, p);
+interface Plan {
+  readonly variant: GemmVariant;
+  readonly pipeline: GPUComputePipeline;
+  /** The split-K sum (gemm-reduce.wgsl), when the variant splits K. */
+  readonly reduce: GPUComputePipeline | null;
+}
+
+const plans = new WeakMap<Runtime, Map<string, Plan>>();
+
+/**
+ * The chosen variant and its pipeline, remembered per problem layout: a U-Net evaluation records
+ * the same few hundred GEMMs again, and choosing and naming them is host time on every step.
+ */
+function plan(rt: Runtime, p: GemmProblem): Plan {
+  let cache = plans.get(rt);
+  if (!cache) plans.set(rt, (cache = new Map()));
+  const key = `${p.label} ${p.mode} ${p.a.dtype} ${p.m} ${p.n} ${p.k} ${p.batch} ${p.conv ? `${p.conv.kernel} ${p.conv.pixels}` : ''}`;
+  let found = cache.get(key);
+  if (!found) {
+    found = planWith(rt, p, chooseVariant(rt, p));
+    cache.set(key, found);
+  }
+  return found;
+}
+
+function planWith(rt: Runtime, p: GemmProblem, v: GemmVariant): Plan {
   const why = variantProblem(rt, p, v);
   if (why) throw new Error(`${p.label}: variant ${variantName(v)} cannot run this shape: ${why}`);
+  const split = splitOf(v);
+  return { variant: v, pipeline: pipelineFor(rt, p, v), reduce: split > 1 ? reducePipeline(rt, p, split) : null };
+}
+
+/** Records one GEMM; returns the variant that ran. */
+export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVariant {
+  const { variant: v, pipeline, reduce } = variant ? planWith(rt, p, variant) : plan(rt, p);
   for (const input of [p.a, p.b, p.bias, p.residual]) {
     if (input && input.buffer === p.out.buffer) {
       throw new Error(`${p.label}: the output ${p.out} shares a buffer with an input; WebGPU forbids writing a bound input`);
     }
   }
   const { bm, bn } = tileShape(v);
-  const workgroups = [Math.ceil(p.n / bn), Math.ceil(p.m / bm), p.batch] as const;
+  const split = splitOf(v);
+  const workgroups = [Math.ceil(p.n / bn), Math.ceil(p.m / bm), p.batch * split] as const;
   const max = rt.device.limits.maxComputeWorkgroupsPerDimension;
   if (workgroups.some((w) => w > max)) {
     throw new Error(`${p.label}: ${p.m}x${p.n} (batch ${p.batch}) needs ${workgroups.join('x')} workgroups, over the limit ${max}`);
@@ -279,14 +376,22 @@ export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVa
     .f32(p.alpha ?? 1)
     .u32(p.aBatch, p.bBatch, p.outBatch)
     .u32(c?.cin ?? 0, c?.h ?? 0, c?.w ?? 0, c?.wo ?? 0, c?.pixels ?? 0, c?.padTop ?? 0, c?.padLeft ?? 0, c?.stride ?? 1)
-    .u32(p.bias ? 1 : 0, p.residual ? 1 : 0, ACTIVATION_CODE[p.activation ?? 'none'], 0);
-  const dummy = p.bias && p.residual ? null : standIn(rt);
-  rt.dispatch({
-    pipeline: pipelineFor(rt, p, v),
-    uniforms,
-    bindings: [vec4Binding(p.a), vec4Binding(p.b), vec4Binding(p.out), p.bias ?? dummy!, vec4Binding(p.residual ?? dummy!)],
-    workgroups,
-  });
+    .u32(p.bias ? (p.biasPerRow || p.mode === 'conv' ? 2 : 1) : 0, p.residual ? 1 : 0, ACTIVATION_CODE[p.activation ?? 'none'], 0);
+  const stand = standIn(rt);
+  const epilogue = [vec4Binding(p.out), p.bias ?? stand.input, vec4Binding(p.residual ?? stand.input)];
+  // The direct core cannot split K, so its layout leaves the partial sums out.
+  const partials = split > 1 ? rt.empty([split * p.batch * p.m * p.n], 'f32') : null;
+  const partialBinding = v.kind === 'tc-direct' ? null : (partials ?? stand.partials);
+  rt.dispatch({ pipeline, uniforms, bindings: [vec4Binding(p.a), vec4Binding(p.b), ...epilogue, partialBinding], workgroups });
+  if (partials && reduce) {
+    rt.dispatch({
+      pipeline: reduce,
+      uniforms,
+      bindings: [null, null, ...epilogue, partials],
+      workgroups: [Math.ceil(p.n / 256), p.m, p.batch],
+    });
+    partials.dispose();
+  }
   return v;
 }
 

@@ -19,7 +19,7 @@ export function guidanceMagnitude(rt: Runtime, noisePred: Tensor): Tensor {
   if (out.size === 0) return out;
   const { workgroups, rowWidth } = grid1d(out.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`importance_map_${noisePred.dtype}`, specialize(kernelSource('importance-map.wgsl'), { dtype: noisePred.dtype })),
+    pipeline: rt.pipeline(`importance_map_${noisePred.dtype}`, () => specialize(kernelSource('importance-map.wgsl'), { dtype: noisePred.dtype })),
     uniforms: new Uniforms().u32(out.size, channels, height * width, images, rowWidth),
     bindings: [noisePred, out],
     workgroups,

@@ -38,7 +38,7 @@ function transpose(rt: Runtime, x: Tensor, batch: number, rows: number, cols: nu
   const [gx, gy = 1] = workgroups;
   if (batch > 65535) throw new Error(`transpose: batch ${batch} over the dispatch limit`);
   rt.dispatch({
-    pipeline: rt.pipeline(`layout_transpose_${x.dtype}`, specialize(kernelSource('layout_transpose.wgsl'), { dtype: x.dtype })),
+    pipeline: rt.pipeline(`layout_transpose_${x.dtype}`, () => specialize(kernelSource('layout_transpose.wgsl'), { dtype: x.dtype })),
     uniforms: new Uniforms().u32(rows, cols, tilesCols, tiles, gx),
     bindings: [x, out],
     workgroups: [gx, gy, batch],
@@ -55,7 +55,7 @@ export function cast(rt: Runtime, x: Tensor, dtype: DType): Tensor {
   }
   if (!rt.features.f16) throw new Error(`cast ${x.dtype} → ${dtype}: this device has no shader-f16`);
   const width = laneWidth(x.size);
-  const code = specialize(kernelSource('layout_cast.wgsl'), {
+  const code = () => specialize(kernelSource('layout_cast.wgsl'), {
     enables: ['f16'],
     aliases: { ...laneAliases(x.dtype, width, 'VI'), ...laneAliases(dtype, width, 'VO') },
   });

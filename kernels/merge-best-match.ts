@@ -62,7 +62,7 @@ export function bestMatch(rt: Runtime, x: Tensor, norms: Tensor, src: Tensor, ds
 function fusedBestMatch(rt: Runtime, x: Tensor, norms: Tensor, src: Tensor, dst: Tensor, s: SplitIndices, d: SplitIndices, out: BestMatch): void {
   const [batch, tokens, channels] = x.shape as [number, number, number];
   rt.dispatch({
-    pipeline: rt.pipeline(`merge_best_match_${x.dtype}`, specialize(kernelSource('merge-best-match.wgsl'), { dtype: x.dtype })),
+    pipeline: rt.pipeline(`merge_best_match_${x.dtype}`, () => specialize(kernelSource('merge-best-match.wgsl'), { dtype: x.dtype })),
     uniforms: new Uniforms().u32(tokens, channels, s.count, d.count, s.stride, d.stride),
     bindings: [x, norms, src, dst, out.similarity, out.destination],
     workgroups: [Math.ceil(s.count / TILE), batch],
@@ -93,7 +93,7 @@ function gatherUnit(rt: Runtime, x: Tensor, norms: Tensor, idx: Tensor, split: S
   const unit = rt.empty([batch, count, channels], x.dtype);
   const { workgroups, rowWidth } = grid1d(unit.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`merge_gather_unit_${x.dtype}`, specialize(kernelSource('merge-gather-unit.wgsl'), { dtype: x.dtype })),
+    pipeline: rt.pipeline(`merge_gather_unit_${x.dtype}`, () => specialize(kernelSource('merge-gather-unit.wgsl'), { dtype: x.dtype })),
     uniforms: new Uniforms().u32(tokens, channels, first, count, split.stride, batch, rowWidth),
     bindings: [x, norms, idx, unit],
     workgroups,
@@ -106,7 +106,7 @@ function rowArgmax(rt: Runtime, scores: Tensor, out: BestMatch, first: number, t
   const [batch, rows, cols] = scores.shape as [number, number, number];
   const { workgroups, rowWidth } = grid1d(batch * rows, 1);
   rt.dispatch({
-    pipeline: rt.pipeline(`merge_row_argmax_${scores.dtype}`, specialize(kernelSource('merge-row-argmax.wgsl'), { dtype: scores.dtype })),
+    pipeline: rt.pipeline(`merge_row_argmax_${scores.dtype}`, () => specialize(kernelSource('merge-row-argmax.wgsl'), { dtype: scores.dtype })),
     uniforms: new Uniforms().u32(rows, cols, first, total, rowWidth, batch),
     bindings: [scores, out.similarity, out.destination],
     workgroups,

@@ -15,7 +15,7 @@ export function tokenNorms(rt: Runtime, x: Tensor): Tensor {
   if (rows === 0) return out;
   const { workgroups, rowWidth } = grid1d(rows, 1);
   rt.dispatch({
-    pipeline: rt.pipeline(`merge_norms_${x.dtype}`, specialize(kernelSource('merge-norms.wgsl'), { dtype: x.dtype, consts: { WG } })),
+    pipeline: rt.pipeline(`merge_norms_${x.dtype}`, () => specialize(kernelSource('merge-norms.wgsl'), { dtype: x.dtype, consts: { WG } })),
     uniforms: new Uniforms().u32(rows, channels, rowWidth),
     bindings: [x, out],
     workgroups,

@@ -22,7 +22,7 @@ export function unmergeTokens(rt: Runtime, y: Tensor, positions: Tensor, residua
   const file = residual ? 'merge-unmerge-add.wgsl' : 'merge-unmerge.wgsl';
   const { workgroups, rowWidth } = grid1d(out.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`${file}_${y.dtype}`, specialize(kernelSource(file), { dtype: y.dtype })),
+    pipeline: rt.pipeline(`${file}_${y.dtype}`, () => specialize(kernelSource(file), { dtype: y.dtype })),
     uniforms: new Uniforms().u32(out.size, tokens, channels, merged, rowWidth),
     bindings: residual ? [y, positions, residual, out] : [y, positions, out],
     workgroups,

@@ -49,7 +49,7 @@ export function groupNorm(rt: Runtime, x: Tensor, gamma: Tensor, beta: Tensor, o
 
   const reduction = teamReduction(rt);
   const stats = rt.empty([total, 4], 'f32');
-  const statsCode = specialize(laneHelpers(width) + reduction.source + kernelSource('norm_group_stats.wgsl'), {
+  const statsCode = () => specialize(laneHelpers(width) + reduction.source + kernelSource('norm_group_stats.wgsl'), {
     dtype: x.dtype,
     enables: reduction.enables,
     aliases: laneAliases(x.dtype, width),
@@ -62,7 +62,7 @@ export function groupNorm(rt: Runtime, x: Tensor, gamma: Tensor, beta: Tensor, o
     workgroups,
   });
 
-  const applyCode = specialize(kernelSource('norm_group_apply.wgsl'), {
+  const applyCode = () => specialize(kernelSource('norm_group_apply.wgsl'), {
     dtype: x.dtype,
     enables: gamma.dtype === 'f16' ? ['f16'] : [],
     aliases: { ...laneAliases(x.dtype, width), TP: gamma.dtype },
@@ -102,7 +102,7 @@ export function layerNorm(rt: Runtime, x: Tensor, gamma: Tensor, beta: Tensor, o
   const rowVecs = cols / width;
   const reduction = teamReduction(rt);
   const team = reduction.rowTeam;
-  const code = specialize(laneHelpers(width) + reduction.source + kernelSource('norm_layer.wgsl'), {
+  const code = () => specialize(laneHelpers(width) + reduction.source + kernelSource('norm_layer.wgsl'), {
     dtype: x.dtype,
     enables: [...reduction.enables, ...(gamma.dtype === 'f16' ? ['f16'] : [])],
     aliases: { ...laneAliases(x.dtype, width), ...laneAliases(gamma.dtype, width, 'VP') },

@@ -14,7 +14,7 @@ export function upsampleNearest2x(rt: Runtime, x: Tensor, out?: Tensor): Tensor 
   if (x.size === 0) return result;
   const { workgroups, rowWidth } = grid1d(x.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`upsample_nearest2x_${x.dtype}`, specialize(kernelSource('resample.wgsl'), { dtype: x.dtype })),
+    pipeline: rt.pipeline(`upsample_nearest2x_${x.dtype}`, () => specialize(kernelSource('resample.wgsl'), { dtype: x.dtype })),
     uniforms: new Uniforms().u32(x.size, w, rowWidth),
     bindings: [x, result],
     workgroups,
@@ -38,7 +38,7 @@ export function upsampleNearest(rt: Runtime, x: Tensor, height: number, width: n
   if (result.size === 0 || x.size === 0) return result;
   const { workgroups, rowWidth } = grid1d(result.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`upsample_nearest_${x.dtype}`, specialize(kernelSource('resample_nearest.wgsl'), { dtype: x.dtype })),
+    pipeline: rt.pipeline(`upsample_nearest_${x.dtype}`, () => specialize(kernelSource('resample_nearest.wgsl'), { dtype: x.dtype })),
     uniforms: new Uniforms().u32(result.size, h, w, height, width).f32(Math.fround(h / height), Math.fround(w / width)).u32(rowWidth),
     bindings: [x, result],
     workgroups,

@@ -25,7 +25,7 @@ export function axpby(rt: Runtime, a: number, x: Tensor, b?: number, y?: Tensor,
   const result = resultTensor(rt, 'axpby', x.shape, x.dtype, out, inputs);
   if (x.size === 0) return result;
   const width = laneWidth(x.size);
-  const code = specialize(kernelSource('scale.wgsl'), {
+  const code = () => specialize(kernelSource('scale.wgsl'), {
     dtype: x.dtype,
     aliases: laneAliases(x.dtype, width),
   });

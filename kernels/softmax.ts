@@ -22,7 +22,7 @@ export function softmax(rt: Runtime, x: Tensor, options: { scale?: number; out?:
   const rowVecs = cols / width;
   const reduction = teamReduction(rt);
   const team = reduction.rowTeam;
-  const code = specialize(laneHelpers(width) + reduction.source + kernelSource('softmax.wgsl'), {
+  const code = () => specialize(laneHelpers(width) + reduction.source + kernelSource('softmax.wgsl'), {
     dtype: x.dtype,
     enables: reduction.enables,
     aliases: laneAliases(x.dtype, width),

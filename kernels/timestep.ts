@@ -60,7 +60,7 @@ export function timestepEmbedding(rt: Runtime, timesteps: Tensor, options: Times
   if (result.size === 0) return result;
   const { workgroups, rowWidth } = grid1d(result.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`timestep_embedding_${dtype}`, specialize(kernelSource('timestep.wgsl'), { dtype })),
+    pipeline: rt.pipeline(`timestep_embedding_${dtype}`, () => specialize(kernelSource('timestep.wgsl'), { dtype })),
     uniforms: new Uniforms().u32(result.size, dim, half, flipSinToCos ? 1 : 0, rowWidth, 0),
     bindings: [timesteps, freqs, result],
     workgroups,

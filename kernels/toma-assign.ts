@@ -32,7 +32,7 @@ export function tomaAssign(rt: Runtime, sim: Tensor, dst: Tensor, grid: TomaGrid
   if (batch === 0) return { merge, unmerge };
   const cap = tileCapacity(grid);
   rt.dispatch({
-    pipeline: rt.pipeline(`toma_assign_${dtype}_c${cap}`, specialize(tomaKernelSource('toma-assign.wgsl'), { dtype, consts: { WG, CAP: cap } })),
+    pipeline: rt.pipeline(`toma_assign_${dtype}_c${cap}`, () => specialize(tomaKernelSource('toma-assign.wgsl'), { dtype, consts: { WG, CAP: cap } })),
     uniforms: pushTileGrid(new Uniforms(), grid).f32(scale),
     bindings: [sim, dst, merge, unmerge],
     workgroups: tileWorkgroups('tomaAssign', grid, batch),

@@ -25,7 +25,7 @@ export function tomaMerge(rt: Runtime, x: Tensor, dst: Tensor, merge: Tensor, gr
   if (out.size === 0) return out;
   const { workgroups, rowWidth } = grid1d(out.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`toma_merge_${x.dtype}`, specialize(tomaKernelSource('toma-merge.wgsl'), { dtype: x.dtype })),
+    pipeline: rt.pipeline(`toma_merge_${x.dtype}`, () => specialize(tomaKernelSource('toma-merge.wgsl'), { dtype: x.dtype })),
     uniforms: pushTileGrid(new Uniforms(), grid).u32(channels, out.size, rowWidth),
     bindings: [x, dst, merge, out],
     workgroups,

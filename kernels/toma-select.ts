@@ -34,7 +34,7 @@ export function tomaSelect(rt: Runtime, sim: Tensor, grid: TomaGrid): Tensor {
   if (batch === 0) return dst;
   const cap = tileCapacity(grid);
   rt.dispatch({
-    pipeline: rt.pipeline(`toma_select_c${cap}`, specialize(tomaKernelSource('toma-select.wgsl'), { consts: { WG, CAP: cap } })),
+    pipeline: rt.pipeline(`toma_select_c${cap}`, () => specialize(tomaKernelSource('toma-select.wgsl'), { consts: { WG, CAP: cap } })),
     uniforms: pushTileGrid(new Uniforms(), grid),
     bindings: [sim, dst],
     workgroups: tileWorkgroups('tomaSelect', grid, batch),

@@ -21,7 +21,7 @@ export function tomaTiles(rt: Runtime, x: Tensor, grid: TomaGrid): Tensor {
   if (out.size === 0) return out;
   const { workgroups, rowWidth } = grid1d(rows, 1);
   rt.dispatch({
-    pipeline: rt.pipeline(`toma_tiles_${x.dtype}`, specialize(tomaKernelSource('toma-tiles.wgsl'), { dtype: x.dtype, consts: { WG } })),
+    pipeline: rt.pipeline(`toma_tiles_${x.dtype}`, () => specialize(tomaKernelSource('toma-tiles.wgsl'), { dtype: x.dtype, consts: { WG } })),
     uniforms: pushTileGrid(new Uniforms(), grid).u32(channels, rows, rowWidth),
     bindings: [x, out],
     workgroups,

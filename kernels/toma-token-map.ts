@@ -20,7 +20,7 @@ export function tomaTokenMap(rt: Runtime, unmerge: Tensor, grid: TomaGrid): Tens
   if (map.size === 0) return map;
   const { workgroups, rowWidth } = grid1d(map.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`toma_token_map_${unmerge.dtype}`, specialize(tomaKernelSource('toma-token-map.wgsl'), { dtype: unmerge.dtype })),
+    pipeline: rt.pipeline(`toma_token_map_${unmerge.dtype}`, () => specialize(tomaKernelSource('toma-token-map.wgsl'), { dtype: unmerge.dtype })),
     uniforms: pushTileGrid(new Uniforms(), grid).u32(map.size, rowWidth),
     bindings: [unmerge, map],
     workgroups,

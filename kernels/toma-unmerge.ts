@@ -31,7 +31,7 @@ export function tomaUnmerge(rt: Runtime, y: Tensor, unmerge: Tensor, grid: TomaG
   if (out.size === 0) return out;
   const { workgroups, rowWidth } = grid1d(out.size, 256);
   rt.dispatch({
-    pipeline: rt.pipeline(`toma_unmerge_${y.dtype}`, specialize(tomaKernelSource('toma-unmerge.wgsl'), { dtype: y.dtype })),
+    pipeline: rt.pipeline(`toma_unmerge_${y.dtype}`, () => specialize(tomaKernelSource('toma-unmerge.wgsl'), { dtype: y.dtype })),
     uniforms: pushTileGrid(new Uniforms(), grid).u32(channels, out.size, rowWidth, residual ? 1 : 0),
     bindings: [y, unmerge, residual ?? y, out],
     workgroups,

@@ -22,7 +22,7 @@ export function unary(rt: Runtime, op: UnaryOp, x: Tensor, out?: Tensor): Tensor
   if (!(op in OP_CODE)) throw new Error(`unary: unknown op ${String(op)}`);
   const result = resultTensor(rt, `unary ${op}`, x.shape, x.dtype, out, [x]);
   const width = laneWidth(x.size);
-  const code = specialize(laneHelpers(width, ['act']) + activationSource() + kernelSource('unary.wgsl'), {
+  const code = () => specialize(laneHelpers(width, ['act']) + activationSource() + kernelSource('unary.wgsl'), {
     dtype: x.dtype,
     aliases: laneAliases(x.dtype, width),
     consts: { OP: OP_CODE[op] },

@@ -18,7 +18,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { formatShape } from '../runtime/dtype.js';
 import { tokenNorms } from '../kernels/merge-norms.js';
-import { bestMatch } from '../kernels/merge-best-match.js';
+import { bestMatch, type BestMatchOptions } from '../kernels/merge-best-match.js';
+import type { SimilarityPrecision } from './tomesd-blocks.js';
 import { rankDescending } from '../kernels/merge-rank.js';
 import { countAtLeast } from '../kernels/merge-count.js';
 import { groupByDestination } from '../kernels/merge-group.js';
@@ -110,14 +111,19 @@ export class BipartiteMatch {
   }
 }
 
+/** bestMatch's options for a similarity precision ('exact' is the fused f32 kernel). */
+export function similarityOptions(similarity: SimilarityPrecision): BestMatchOptions {
+  return similarity === 'exact' ? { path: 'fused' } : {};
+}
+
 /** Cosine-similarity matching of the partition's sources to its destinations on metric [B, N, C]. */
-export function matchBipartite(rt: Runtime, metric: Tensor, partition: TokenPartition): BipartiteMatch {
+export function matchBipartite(rt: Runtime, metric: Tensor, partition: TokenPartition, similarity: SimilarityPrecision = 'fast'): BipartiteMatch {
   if (metric.rank !== 3 || metric.shape[1] !== partition.tokens) {
     throw new Error(`matchBipartite: metric ${formatShape(metric.shape)} is not [B, ${partition.tokens}, C]`);
   }
   if (partition.nDst === 0) throw new Error('matchBipartite: the partition has no destinations');
   const norms = tokenNorms(rt, metric);
-  const best = bestMatch(rt, metric, norms, partition.src, partition.dst);
+  const best = bestMatch(rt, metric, norms, partition.src, partition.dst, similarityOptions(similarity));
   norms.dispose();
   const { rank, order } = rankDescending(rt, best.similarity);
   return new BipartiteMatch(partition, metric.shape[0]!, best.similarity, best.destination, rank, order);

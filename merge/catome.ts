@@ -123,7 +123,7 @@ export class CaToMePlugin implements AttentionPlugin<CaToMeBlockState> {
       state.partition = this.splits.get(place.width, place.height, o);
       state.ownsPartition = false;
     }
-    state.match = matchBipartite(this.rt, x, state.partition).keep(this.rt);
+    state.match = matchBipartite(this.rt, x, state.partition, this.options.similarity).keep(this.rt);
     state.count = countAtLeastThreshold(this.rt, state.match, this.threshold);
     this.rt.keep(state.count.tensor);
     state.plan = planMerge(this.rt, state.match, state.count).keep();

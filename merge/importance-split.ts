@@ -20,7 +20,8 @@ import { forcedFirstKeys } from '../kernels/importance-priority.js';
 import { tokenNorms } from '../kernels/merge-norms.js';
 import { bestMatch } from '../kernels/merge-best-match.js';
 import { rankDescending } from '../kernels/merge-rank.js';
-import { BipartiteMatch, planMerge, type BipartiteMerge, type TokenPartition } from './bipartite.js';
+import { BipartiteMatch, planMerge, similarityOptions, type BipartiteMerge, type TokenPartition } from './bipartite.js';
+import type { SimilarityPrecision } from './tomesd-blocks.js';
 
 /** The three fractions of N that fix every count. */
 export interface ImportanceFractions {
@@ -95,12 +96,12 @@ export function importancePartition(rt: Runtime, importanceRank: Tensor, batch: 
  * rest of r with the best-matching other sources. The match's similarity stays the plain cosine;
  * its rank/order are those of the lifted keys.
  */
-export function matchForcedFirst(rt: Runtime, metric: Tensor, partition: TokenPartition, forced: number): BipartiteMatch {
+export function matchForcedFirst(rt: Runtime, metric: Tensor, partition: TokenPartition, forced: number, similarity: SimilarityPrecision = 'fast'): BipartiteMatch {
   if (metric.rank !== 3 || metric.shape[1] !== partition.tokens) {
     throw new Error(`matchForcedFirst: metric ${formatShape(metric.shape)} is not [B, ${partition.tokens}, C]`);
   }
   const norms = tokenNorms(rt, metric);
-  const best = bestMatch(rt, metric, norms, partition.src, partition.dst);
+  const best = bestMatch(rt, metric, norms, partition.src, partition.dst, similarityOptions(similarity));
   norms.dispose();
   const keys = forcedFirstKeys(rt, best.similarity, forced);
   const { rank, order } = rankDescending(rt, keys);
@@ -109,9 +110,16 @@ export function matchForcedFirst(rt: Runtime, metric: Tensor, partition: TokenPa
 }
 
 /** The whole block: split from the importance rank, match on x [B, N, C], merge r tokens. */
-export function planImportanceMerge(rt: Runtime, x: Tensor, importanceRank: Tensor, counts: ImportanceCounts, seed: number): BipartiteMerge {
+export function planImportanceMerge(
+  rt: Runtime,
+  x: Tensor,
+  importanceRank: Tensor,
+  counts: ImportanceCounts,
+  seed: number,
+  similarity: SimilarityPrecision = 'fast',
+): BipartiteMerge {
   if (counts.r < 1) throw new Error('planImportanceMerge: r = 0 merges nothing');
   const partition = importancePartition(rt, importanceRank, x.shape[0]!, counts, seed);
-  const match = matchForcedFirst(rt, x, partition, counts.forced);
+  const match = matchForcedFirst(rt, x, partition, counts.forced, similarity);
   return planMerge(rt, match, counts.r);
 }

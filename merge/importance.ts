@@ -135,7 +135,7 @@ export class ImportancePlugin implements AttentionPlugin<undefined> {
     this.importancePlans++;
     const rank = this.rankFor(g, d);
     const seed = mixSeed(o.seed, evaluation.step, place.ordinal);
-    return tomesdPlan(planImportanceMerge(this.rt, x, rank, counts, seed), o);
+    return tomesdPlan(planImportanceMerge(this.rt, x, rank, counts, seed, o.similarity), o);
   }
 
   endEvaluation(evaluation: Evaluation, noisePred: Tensor): void {

@@ -47,7 +47,7 @@ export class ToMePlugin implements AttentionPlugin<undefined> {
     const r = Math.floor(place.tokens * this.ratio);
     if (r <= 0) return undefined; // tomesd: do_nothing
     const partition = randomSplit(evaluation, o) ? randomPartitionFor(this.rt, place, evaluation, o) : this.splits.get(place.width, place.height, o);
-    const match = matchBipartite(this.rt, x, partition);
+    const match = matchBipartite(this.rt, x, partition, o.similarity);
     // tomesd: r = min(#sources, r)
     return tomesdPlan(planMerge(this.rt, match, Math.min(r, partition.nSrc)), o);
   }

@@ -25,7 +25,15 @@ export interface TomesdBlockOptions {
   readonly mergeAttn?: boolean;
   readonly mergeCrossAttn?: boolean;
   readonly mergeMlp?: boolean;
+  /**
+   * How the cosine similarities are computed. 'fast' (default): on tensor cores in f16 where the
+   * device has them, as tomesd computes them on an fp16 model (near-ties may then pick other pairs
+   * than an f32 reference); 'exact': in f32, reproducing the f32 reference's choices.
+   */
+  readonly similarity?: SimilarityPrecision;
 }
+
+export type SimilarityPrecision = 'fast' | 'exact';
 
 export type ResolvedBlockOptions = Required<TomesdBlockOptions>;
 
@@ -39,7 +47,9 @@ export function resolveBlockOptions(method: string, o: TomesdBlockOptions): Reso
     mergeAttn: o.mergeAttn ?? true,
     mergeCrossAttn: o.mergeCrossAttn ?? false,
     mergeMlp: o.mergeMlp ?? false,
+    similarity: o.similarity ?? 'fast',
   };
+  if (r.similarity !== 'fast' && r.similarity !== 'exact') throw new Error(`${method}: similarity = ${String(r.similarity)} must be 'fast' or 'exact'`);
   for (const k of ['maxDownsample', 'sx', 'sy'] as const) {
     if (!Number.isInteger(r[k]) || r[k] < 1) throw new Error(`${method}: ${k} = ${r[k]} must be a positive integer`);
   }

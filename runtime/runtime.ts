@@ -18,8 +18,11 @@ export type Workgroups = readonly [number, number?, number?];
 
 export interface Dispatch {
   readonly pipeline: GPUComputePipeline;
-  /** Storage buffers at @binding(1), @binding(2), ... in this order. */
-  readonly bindings: readonly (Tensor | GPUBufferBinding)[];
+  /**
+   * Storage buffers at @binding(1), @binding(2), ... in this order; null where the kernel does not
+   * use that binding (it is then not in the kernel's layout).
+   */
+  readonly bindings: readonly (Tensor | GPUBufferBinding | null)[];
   /** The uniform struct at @binding(0), if the kernel has one. */
   readonly uniforms?: Uniforms;
   /** Direct workgroup counts, or a buffer of three u32 counts written by an earlier kernel. */
@@ -41,7 +44,10 @@ export class Runtime implements TensorOwner {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
   readonly features: GpuFeatures;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Compiled pipelines by WGSL source, then label. */
+  private readonly pipelines = new Map<string, Map<string, GPUComputePipeline>>();
+  /** Pipelines whose label is their key (see pipeline()). */
+  private readonly pipelinesByLabel = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private chunks: UniformChunk[] = [];
@@ -202,14 +208,28 @@ export class Runtime implements TensorOwner {
 
   // ---- kernels ----
 
-  /** Compiles (once per distinct source) a compute pipeline with entry point `main`. */
-  pipeline(label: string, code: string): GPUComputePipeline {
-    const key = `${label}\n${code}`;
-    let p = this.pipelines.get(key);
+  /**
+   * Compiles (once per distinct source) a compute pipeline with entry point `main`. Given a
+   * function instead of the source, the label alone is the cache key (it must name everything the
+   * source depends on) and the source is built only the first time: wrappers on the denoising loop's
+   * path pass one, so recording a step does not rebuild and rehash kilobytes of WGSL per dispatch.
+   */
+  pipeline(label: string, code: string | (() => string)): GPUComputePipeline {
+    if (typeof code === 'function') {
+      let p = this.pipelinesByLabel.get(label);
+      if (!p) {
+        p = this.pipeline(label, code());
+        this.pipelinesByLabel.set(label, p);
+      }
+      return p;
+    }
+    let byLabel = this.pipelines.get(code);
+    if (!byLabel) this.pipelines.set(code, (byLabel = new Map()));
+    let p = byLabel.get(label);
     if (!p) {
       const module = this.device.createShaderModule({ label, code });
       p = this.device.createComputePipeline({ label, layout: 'auto', compute: { module, entryPoint: 'main' } });
-      this.pipelines.set(key, p);
+      byLabel.set(label, p);
     }
     return p;
   }
@@ -218,7 +238,7 @@ export class Runtime implements TensorOwner {
     const entries: BufferEntry[] = [];
     if (d.uniforms) entries.push({ binding: 0, ...bufferEntry(this.uniformBinding(d.uniforms)) });
     d.bindings.forEach((b, i) => {
-      entries.push({ binding: i + 1, ...bufferEntry(b instanceof Tensor ? b.binding() : b) });
+      if (b) entries.push({ binding: i + 1, ...bufferEntry(b instanceof Tensor ? b.binding() : b) });
     });
     const bindGroup = this.bindGroups.get(d.pipeline, entries);
     const w = d.workgroups;

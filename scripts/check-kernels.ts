@@ -7,7 +7,7 @@ import { describeGpu } from '../runtime/gpu.js';
 import { roundToF16 } from '../runtime/half.js';
 import { attentionProblem, attentionVariantName, attentionWith, chooseAttentionVariant, portableVariant, type AttentionOptions } from '../kernels/attention.js';
 import { linear, linearProblem, matmul, matmulProblem } from '../kernels/matmul.js';
-import { conv2d, conv2dProblem } from '../kernels/conv2d.js';
+import { conv2d, conv2dVariant, type ConvLowering } from '../kernels/conv2d.js';
 import { chooseVariant, variantName } from '../kernels/gemm.js';
 import { tokenNorms } from '../kernels/merge-norms.js';
 import { bestMatch, bestMatchPath } from '../kernels/merge-best-match.js';
@@ -113,18 +113,18 @@ function matmulCheck(m: number, k: number, n: number): Check {
   };
 }
 
-function convCheck(batch: number, cin: number, cout: number, size: number, kernel: 1 | 3, stride: 1 | 2): Check {
+function convCheck(batch: number, cin: number, cout: number, size: number, kernel: 1 | 3, stride: 1 | 2, lowering?: ConvLowering): Check {
   return {
-    name: `conv${kernel}x${kernel} ${cin}→${cout} ${size}x${size} b${batch} stride ${stride}`,
+    name: `conv${kernel}x${kernel} ${cin}→${cout} ${size}x${size} b${batch} stride ${stride}${lowering ? ` ${lowering}` : ''}`,
     tolerance: 2e-3,
     record(rt) {
       const [x16, x32] = pair(rt, values(batch * cin * size * size, 9), [batch, cin, size, size]);
       const [w16, w32] = pair(rt, values(cout * cin * kernel * kernel, 10), [cout, cin, kernel, kernel]);
       const [b16, b32] = pair(rt, values(cout, 11), [cout]);
       const padding = kernel === 3 ? 1 : 0;
-      const variant = chooseVariant(rt, conv2dProblem(rt, x16, w16, { bias: b16, padding, stride }));
-      const fast = conv2d(rt, x16, w16, { bias: b16, padding, stride, variant });
-      return { fast, reference: conv2d(rt, x32, w32, { bias: b32, padding, stride }), variant: variantName(variant) };
+      const fast = conv2d(rt, x16, w16, { bias: b16, padding, stride, lowering });
+      const reference = conv2d(rt, x32, w32, { bias: b32, padding, stride, lowering: 'gather' });
+      return { fast, reference, variant: conv2dVariant(rt, x16, w16, { bias: b16, padding, stride, lowering }) };
     },
   };
 }
@@ -159,10 +159,14 @@ const CHECKS: Check[] = [
   linearCheck(8192, 320, 1280),
   matmulCheck(517, 320, 1280),
   matmulCheck(512, 512, 512),
+  matmulCheck(4096, 1024, 4096),
+  linearCheck(128, 1280, 1280),
   convCheck(2, 320, 320, 32, 3, 1),
   convCheck(2, 1280, 1280, 8, 3, 1),
   convCheck(2, 320, 640, 17, 3, 2),
   convCheck(2, 640, 320, 16, 1, 1),
+  convCheck(2, 320, 320, 32, 3, 1, 'gather'),
+  convCheck(2, 320, 640, 17, 3, 2, 'gather'),
   similarityCheck(2, 1024, 320),
 ];
 

@@ -58,6 +58,11 @@ export const MERGE_OPTIONS = {
   'merge-seed': { type: 'integer', min: 0, max: 2 ** 31 - 1, description: 'tome, catome, importance: seed of the random destinations, default 0' },
   'merge-cross-attn': { type: 'boolean', description: 'tome, catome, importance: also merge around cross-attention' },
   'merge-mlp': { type: 'boolean', description: 'also merge around the feed-forward' },
+  'merge-similarity': {
+    type: 'choice',
+    choices: ['fast', 'exact'],
+    description: "tome, catome, importance: 'fast' f16 similarities on tensor cores where present (as tomesd on an fp16 model), 'exact' f32; default fast",
+  },
   'merge-pool': { type: 'number', min: 0, max: 1, description: 'importance: fraction of tokens in the important pool, default 0.75' },
   'merge-dst': { type: 'number', min: 0, max: 1, description: 'importance: fraction of tokens drawn as destinations, default 0.25' },
   'merge-tiles': { type: 'integer', min: 1, description: 'toma: tiles the token grid is cut into, default 256' },
@@ -76,13 +81,14 @@ const MERGE_KEYS: Readonly<Record<MergeFlag, string>> = {
   'merge-seed': 'seed',
   'merge-cross-attn': 'mergeCrossAttn',
   'merge-mlp': 'mergeMlp',
+  'merge-similarity': 'similarity',
   'merge-pool': 'poolFraction',
   'merge-dst': 'dstFraction',
   'merge-tiles': 'tiles',
   'merge-interval': 'recomputeInterval',
 };
 
-const TOMESD_FLAGS: readonly MergeFlag[] = ['merge-max-downsample', 'merge-no-rand', 'merge-seed', 'merge-cross-attn', 'merge-mlp'];
+const TOMESD_FLAGS: readonly MergeFlag[] = ['merge-max-downsample', 'merge-no-rand', 'merge-seed', 'merge-cross-attn', 'merge-mlp', 'merge-similarity'];
 
 /** The flags each method takes (its options in merge/index.ts). */
 const MERGE_FLAGS: Readonly<Record<string, readonly MergeFlag[]>> = {

@@ -16,7 +16,8 @@ const GOLDEN = 'pipeline';
 /** Golden prefixes and the merge settings that produced them (index.json "pipeline".tome). */
 const VARIANTS: readonly { prefix: string; merge?: MergeOptions }[] = [
   { prefix: '' },
-  { prefix: 'tome0.5.', merge: { method: 'tome', ratio: 0.5, useRand: false, maxDownsample: 1 } },
+  // 'exact': the golden's choices come from f32 similarities (see TomesdBlockOptions.similarity).
+  { prefix: 'tome0.5.', merge: { method: 'tome', ratio: 0.5, useRand: false, maxDownsample: 1, similarity: 'exact' } },
 ];
 
 export const pipelinePart: ConformancePart = {

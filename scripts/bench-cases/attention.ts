@@ -122,21 +122,20 @@ const SWEEP: [Shape, Tile[]][] = [
   [
     self4096,
     [
-      t('16x8x8', 4, 16, 32, 'staged'),
-      t('16x8x8', 4, 16, 32, 'staged', { skip: 7 }),
-      t('16x8x8', 4, 16, 32, 'staged', { prefetch: false }),
-      t('16x8x8', 4, 16, 64, 'staged'),
-      t('16x8x8', 2, 16, 32, 'staged'),
-      t('16x8x8', 8, 16, 32, 'staged'),
-      t('16x8x8', 4, 32, 32, 'staged'),
-      t('16x8x8', 4, 16, 32, 'direct'),
       t('16x16x16', 4, 16, 32, 'staged'),
+      t('16x16x16', 4, 16, 32, 'staged', { skip: 7 }),
+      t('16x16x16', 4, 16, 32, 'staged', { skip: 2 }),
+      t('16x16x16', 4, 16, 64, 'staged'),
+      t('16x16x16', 8, 16, 32, 'staged'),
+      t('16x16x16', 8, 16, 64, 'staged'),
+      t('16x16x16', 4, 32, 32, 'staged'),
+      t('16x16x16', 2, 32, 32, 'staged'),
+      t('16x8x8', 4, 16, 32, 'staged'),
     ],
   ],
-  [cross4096, [t('16x8x8', 4, 16, 32, 'staged'), t('16x16x16', 4, 16, 32, 'staged'), t('16x16x16', 8, 16, 32, 'staged')]],
-  [self1024, [t('16x16x16', 4, 16, 32, 'staged'), t('16x8x8', 4, 16, 32, 'staged'), t('16x16x16', 2, 16, 32, 'staged'), t('16x16x16', 4, 16, 32, 'direct')]],
-  [self256, [t('16x16x16', 2, 16, 32, 'staged'), t('16x16x16', 2, 16, 32, 'direct')]],
-  [self16384, [t('16x8x8', 4, 16, 32, 'staged'), t('16x16x16', 4, 16, 32, 'staged'), t('16x16x16', 8, 16, 32, 'staged'), t('16x16x16', 2, 16, 32, 'staged')]],
+  [cross4096, [t('16x16x16', 4, 16, 32, 'staged'), t('16x16x16', 8, 16, 32, 'staged')]],
+  [self1024, [t('16x16x16', 4, 16, 32, 'staged'), t('16x16x16', 2, 16, 32, 'staged'), t('16x16x16', 4, 16, 64, 'staged')]],
+  [self16384, [t('16x16x16', 8, 16, 32, 'staged'), t('16x16x16', 8, 16, 64, 'staged'), t('16x16x16', 4, 16, 64, 'staged'), t('16x16x16', 8, 32, 32, 'staged')]],
 ];
 
 const tileName = (x: Tile) => ` [${x.frag} ${x.kv} sg${x.subgroups} q${x.rows} k${x.keyBlock}${x.skip ? ` skip${x.skip}` : ''}]`;

@@ -1,11 +1,19 @@
 import type { BenchCase } from './case.js';
-import { MATRIX_SWEEP, matrixPick, type VariantPick } from './matmul.js';
-import { conv2d, conv2dProblem } from '../../kernels/conv2d.js';
-import { chooseVariant, variantName } from '../../kernels/gemm.js';
+import { MATRIX_SWEEP, matrixPick, type SweepEntry, type VariantPick } from './matmul.js';
+import { conv2d, conv2dVariant, type ConvLowering } from '../../kernels/conv2d.js';
 import type { DType } from '../../runtime/dtype.js';
 
 /** conv2d 3x3 (pad 1) or 1x1 over x [batch, cin, size, size] with bias, as the U-Net's resnets run it. */
-export function conv2dCase(batch: number, cin: number, cout: number, size: number, kernel: 1 | 3, dtype: DType, pick?: VariantPick): BenchCase {
+export function conv2dCase(
+  batch: number,
+  cin: number,
+  cout: number,
+  size: number,
+  kernel: 1 | 3,
+  dtype: DType,
+  pick?: VariantPick,
+  lowering?: ConvLowering,
+): BenchCase {
   const k = cin * kernel * kernel;
   const n = batch * size * size;
   return {
@@ -20,10 +28,10 @@ export function conv2dCase(batch: number, cin: number, cout: number, size: numbe
       const bias = rt.zeros([cout], dtype);
       const out = rt.empty([batch, cout, size, size], dtype);
       const padding = kernel === 3 ? 1 : 0;
-      const variant = pick?.(rt) ?? chooseVariant(rt, conv2dProblem(rt, x, w, { padding, bias, out }));
+      const options = { padding, bias, out, variant: pick?.(rt), lowering };
       return {
-        run: () => void conv2d(rt, x, w, { padding, bias, out, variant }),
-        variant: variantName(variant),
+        run: () => void conv2d(rt, x, w, options),
+        variant: conv2dVariant(rt, x, w, options),
         dispose: () => [x, w, bias, out].forEach((t) => t.dispose()),
       };
     },
@@ -36,10 +44,34 @@ export const conv2dCases: BenchCase[] = (['f32', 'f16'] as DType[]).flatMap((dty
   conv2dCase(2, 1280, 1280, 8, 3, dtype),
 ]);
 
-// `--filter conv-sweep`: the bar conv and the deepest one under each tile shape.
+// `--filter conv-sweep`: the bar conv and the deepest one under each tile shape (im2col), the
+// gather's best tiles, and larger tiles with K splits.
+const SPLIT_TILES: readonly SweepEntry[] = [
+  ['tc', 4, 4, 2, 2, 16, { splitK: 2 }],
+  ['tc', 4, 4, 2, 2, 16, { splitK: 3 }],
+  ['tc', 4, 4, 2, 2, 16, { splitK: 5 }],
+  ['tc', 2, 4, 2, 2, 32, { splitK: 2 }],
+  ['tc', 4, 2, 2, 2, 32, { splitK: 2 }],
+];
+
 export const conv2dSweepCases: BenchCase[] = [
-  [320, 64],
-  [1280, 8],
-].flatMap(([channels, size]) =>
-  MATRIX_SWEEP.map(([kind, ...t]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16', matrixPick(kind, ...t)), kernel: 'conv-sweep' })),
-);
+  ...[
+    [320, 64],
+    [1280, 8],
+  ].flatMap(([channels, size]) =>
+    MATRIX_SWEEP.map(([kind, ...t]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16', matrixPick(kind, ...t), 'im2col'), kernel: 'conv-sweep' })),
+  ),
+  ...MATRIX_SWEEP.filter(([, sgM]) => sgM === 4).map(([kind, ...t]) => ({ ...conv2dCase(2, 320, 320, 64, 3, 'f16', matrixPick(kind, ...t), 'gather'), kernel: 'conv-sweep' })),
+  ...[
+    [320, 64],
+    [640, 32],
+  ].flatMap(([channels, size]) =>
+    SPLIT_TILES.map(([kind, ...t]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16', matrixPick(kind, ...t), 'im2col'), kernel: 'conv-sweep' })),
+  ),
+  ...[4, 8, 12].map((splitK) => ({ ...conv2dCase(2, 1280, 1280, 8, 3, 'f16', matrixPick('tc', 2, 2, 2, 2, 32, { splitK })), kernel: 'conv-sweep' })),
+  ...[
+    [640, 32],
+    [640, 16],
+    [1280, 16],
+  ].map(([channels, size]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16'), kernel: 'conv-sweep' })),
+];

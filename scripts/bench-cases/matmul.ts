@@ -60,24 +60,38 @@ export const matmulCases: BenchCase[] = (['f32', 'f16'] as DType[]).flatMap((dty
 ]);
 
 /** A subgroup-matrix variant by tile shape, for sweeps (16x16x16 fragments). */
-export function matrixPick(kind: MatrixVariant['kind'], sgM: number, sgN: number, fm: number, fn: number, bk = 32): VariantPick {
+export function matrixPick(kind: MatrixVariant['kind'], sgM: number, sgN: number, fm: number, fn: number, bk = 32, extra: SweepExtra = {}): VariantPick {
   return (rt) => {
     const frag = matrixFragment(rt, 'f16');
     if (!frag) throw new Error('no f16 subgroup matrices on this device');
-    return { kind, sgM, sgN, fm, fn, bk, frag };
+    return { kind, sgM, sgN, fm, fn, bk, frag, ...extra };
   };
 }
 
-/** Tile shapes tried by `--filter gemm-sweep` (also used by the conv sweep). */
-export const MATRIX_SWEEP: readonly [MatrixVariant['kind'], number, number, number, number, number][] = [
+/** Launch order and K slices of a swept variant. */
+export interface SweepExtra {
+  readonly groupM?: number;
+  readonly splitK?: number;
+}
+
+export type SweepEntry = readonly [MatrixVariant['kind'], number, number, number, number, number, SweepExtra?];
+
+/**
+ * Tile shapes tried by `--filter gemm-sweep` (also used by the conv sweep). More than 2x2
+ * fragments per subgroup ran 2-4x slower on the H100 (Nov 2026), so the sweep varies the
+ * subgroups per workgroup, K step and launch order around 2x2.
+ */
+export const MATRIX_SWEEP: readonly SweepEntry[] = [
   ['tc', 2, 2, 2, 2, 32],
-  ['tc', 2, 2, 2, 2, 64],
+  ['tc', 2, 2, 2, 2, 32, { groupM: 16 }],
+  ['tc', 2, 2, 2, 2, 16],
   ['tc', 4, 2, 2, 2, 32],
+  ['tc', 4, 2, 2, 2, 16],
+  ['tc', 2, 4, 2, 2, 32],
+  ['tc', 4, 4, 2, 2, 16],
+  ['tc', 4, 4, 2, 2, 16, { groupM: 8 }],
+  ['tc', 4, 4, 2, 2, 16, { groupM: 16 }],
   ['tc', 2, 2, 4, 2, 32],
-  ['tc', 2, 2, 4, 4, 32],
-  ['tc', 4, 2, 2, 4, 32],
-  ['tc', 4, 4, 2, 2, 32],
-  ['tc', 2, 4, 4, 2, 32],
 ];
 
 // `--filter gemm-sweep`: the headline GEMM and the first-level linear under each tile shape.
@@ -85,8 +99,18 @@ export const matmulSweepCases: BenchCase[] = [
   ...MATRIX_SWEEP.map(([kind, ...t]) => ({ ...matmulCase(4096, 4096, 4096, 'f16', matrixPick(kind, ...t)), kernel: 'gemm-sweep' })),
   ...[
     [2, 2, 2, 2],
-    [2, 2, 4, 4],
     [2, 2, 4, 2],
   ].map(([sgM, sgN, fm, fn]) => ({ ...matmulCase(4096, 4096, 4096, 'f16', matrixPick('tc-direct', sgM!, sgN!, fm!, fn!)), kernel: 'gemm-sweep' })),
   ...MATRIX_SWEEP.map(([kind, ...t]) => ({ ...linearCase(8192, 320, 1280, 'f16', matrixPick(kind, ...t)), kernel: 'gemm-sweep' })),
 ];
+
+// `--filter split-sweep`: deep-level linears (few output tiles) under several K splits, and the
+// engine's own choice.
+export const splitSweepCases: BenchCase[] = [
+  [128, 1280, 1280],
+  [512, 1280, 1280],
+  [128, 5120, 1280],
+].flatMap(([rows, k, n]) => [
+  { ...linearCase(rows!, k!, n!, 'f16'), kernel: 'split-sweep' },
+  ...[1, 2, 4, 5, 8, 10].map((splitK) => ({ ...linearCase(rows!, k!, n!, 'f16', matrixPick('tc', 2, 2, 2, 2, 32, { splitK })), kernel: 'split-sweep' })),
+]);

@@ -2,7 +2,8 @@ import t from 'tap';
 import { testRuntime } from '../support/runtime.js';
 import { KERNEL_TOLERANCE, maxRelError, seededValues } from '../support/compare.js';
 import { roundToF16 } from '../../runtime/half.js';
-import { conv2d } from '../../kernels/conv2d.js';
+import { conv2d, type ConvLowering } from '../../kernels/conv2d.js';
+import { im2col } from '../../kernels/im2col.js';
 import { matrixFragment, variantName, type GemmVariant } from '../../kernels/gemm.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { DType } from '../../runtime/dtype.js';
@@ -92,13 +93,19 @@ const CASES: ConvCase[] = [
   { batch: 1, cin: 20, h: 6, w: 6, cout: 70, k: 3, stride: 1, padding: 1, bias: true, residual: false },
 ];
 
+/** Every lowering that can run a case. */
+function lowerings(c: ConvCase): ConvLowering[] {
+  const pointwise = c.k === 1 && c.stride === 1 && c.padding === 0;
+  return pointwise ? ['pointwise', 'im2col', 'gather'] : ['im2col', 'gather'];
+}
+
 // Lavapipe compiles each new pipeline for seconds (more on a busy machine): generous timeouts.
 t.test('conv2d matches a TS reference', { timeout: 600_000 }, async (t) => {
   const rt = await testRuntime();
   const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
   for (const dtype of dtypes) {
     for (const v of variants(rt, dtype)) {
-      for (const c of CASES) {
+      for (const [c, lowering] of CASES.flatMap((c) => lowerings(c).map((l) => [c, l] as const))) {
         const x = inputs(c.batch * c.cin * c.h * c.w, 1, dtype);
         const wt = inputs(c.cout * c.cin * c.k * c.k, 2, dtype);
         const bias = c.bias ? inputs(c.cout, 3, dtype) : undefined;
@@ -113,6 +120,7 @@ t.test('conv2d matches a TS reference', { timeout: 600_000 }, async (t) => {
               bias: bias && rt.upload(bias, [c.cout], dtype),
               residual: residual && rt.upload(residual, want.shape, dtype),
               variant: v,
+              lowering,
             });
             t.same(out.shape, want.shape, 'output shape');
             return out;
@@ -120,10 +128,32 @@ t.test('conv2d matches a TS reference', { timeout: 600_000 }, async (t) => {
         );
         const err = maxRelError(got, want.out);
         const name = `${c.batch}x${c.cin}x${c.h}x${c.w} → ${c.cout} k${c.k} s${c.stride} p${JSON.stringify(c.padding)}${c.bias ? ' +bias' : ''}${c.residual ? ' +residual' : ''}`;
-        t.ok(err <= KERNEL_TOLERANCE[dtype], `conv2d ${dtype} ${name} [${v ? variantName(v) : 'default'}] err ${err.toExponential(2)}`);
+        t.ok(err <= KERNEL_TOLERANCE[dtype], `conv2d ${dtype} ${name} ${lowering} [${v ? variantName(v) : 'default'}] err ${err.toExponential(2)}`);
       }
     }
   }
+});
+
+t.test('im2col lays out each tap as a row of output pixels', async (t) => {
+  const rt = await testRuntime();
+  const [batch, cin, h, w] = [2, 3, 5, 4];
+  const x = seededValues(batch * cin * h * w, 5);
+  // 3x3, stride 2, padding (top 1, left 0): ho = (5 + 1 + 1 - 3) / 2 + 1 = 3, wo = (4 + 0 + 1 - 3) / 2 + 1 = 2
+  const window = { cin, h, w, ho: 3, wo: 2, kernel: 3, stride: 2, padTop: 1, padLeft: 0 } as const;
+  const want: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    for (let ci = 0; ci < cin; ci++) {
+      for (let tap = 0; tap < 9; tap++) {
+        for (let p = 0; p < window.ho * window.wo; p++) {
+          const iy = Math.floor(p / window.wo) * 2 + Math.floor(tap / 3) - 1;
+          const ix = (p % window.wo) * 2 + (tap % 3);
+          want.push(iy >= 0 && iy < h && ix < w ? x[((b * cin + ci) * h + iy) * w + ix]! : 0);
+        }
+      }
+    }
+  }
+  const got = await rt.read(rt.tidy(() => im2col(rt, rt.upload(x, [batch, cin, h, w]), window)));
+  t.same(Array.from(got), want);
 });
 
 t.test('conv2d refuses bad shapes with the shapes named', async (t) => {
@@ -133,5 +163,6 @@ t.test('conv2d refuses bad shapes with the shapes named', async (t) => {
     t.throws(() => conv2d(rt, rt.zeros([1, 3, 4, 4]), rt.zeros([2, 3, 5, 5])), /k 1 or 3/);
     t.throws(() => conv2d(rt, rt.zeros([3, 4, 4]), rt.zeros([2, 3, 3, 3])), /must be \[B, Cin, H, W\]/);
     t.throws(() => conv2d(rt, rt.zeros([1, 3, 4, 4]), rt.zeros([2, 3, 3, 3]), { padding: 1, bias: rt.zeros([3]) }), /bias \[3\] must be \[2\]/);
+    t.throws(() => conv2d(rt, rt.zeros([1, 3, 4, 4]), rt.zeros([2, 3, 3, 3]), { padding: 1, lowering: 'pointwise' }), /pointwise lowering needs a 1x1 kernel/);
   });
 });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type tap from 'tap';
 import { testRuntime } from '../support/runtime.js';
 import { KERNEL_TOLERANCE, maxRelError, seededValues } from '../support/compare.js';
 import { roundToF16 } from '../../runtime/half.js';
@@ -98,6 +99,36 @@ function runs(rt: Runtime, v: GemmVariant | undefined, mode: 'kn' | 'nk', m: num
   return variantProblem(rt, probe, v) === null;
 }
 
+/** linear with every epilogue stage (bias, activation, residual) against refLinear; inputs seeded from `seed`. */
+async function checkFullLinear(
+  t: Pick<typeof tap, 'ok'>,
+  rt: Runtime,
+  [m, k, n]: readonly [number, number, number],
+  dtype: DType,
+  activation: Activation,
+  seed: number,
+  v: GemmVariant | undefined,
+): Promise<void> {
+  const x = inputs(m * k, seed, dtype);
+  const w = inputs(n * k, seed + 1, dtype);
+  const bias = inputs(n, seed + 2, dtype);
+  const res = inputs(m * n, seed + 3, dtype);
+  const want = refLinear(x, w, m, k, n, bias, activation, res);
+  const got = await rt.read(
+    rt.tidy(() =>
+      linear(rt, rt.upload(x, [m, k], dtype), rt.upload(w, [n, k], dtype), {
+        bias: rt.upload(bias, [n], dtype),
+        activation,
+        residual: rt.upload(res, [m, n], dtype),
+        variant: v,
+      }),
+    ),
+  );
+  const err = maxRelError(got, want);
+  const name = v ? variantName(v) : 'default';
+  t.ok(err <= KERNEL_TOLERANCE[dtype], `linear+bias+${activation}+residual ${dtype} ${m}x${k}x${n} [${name}] err ${err.toExponential(2)}`);
+}
+
 // Lavapipe compiles each new pipeline for seconds (more on a busy machine): generous timeouts.
 const SLOW = { timeout: 600_000 };
 
@@ -121,23 +152,7 @@ t.test('linear and matmul match a TS reference for every variant', SLOW, async (
       for (const [m, k, n] of quick ? shapes.slice(1, 2) : shapes) {
         const x = inputs(m * k, 1, dtype);
         const w = inputs(n * k, 2, dtype);
-        const bias = inputs(n, 3, dtype);
-        const res = inputs(m * n, 4, dtype);
-        if (runs(rt, v, 'nk', m, n, k, dtype)) {
-          const want = refLinear(x, w, m, k, n, bias, 'silu', res);
-          const got = await rt.read(
-            rt.tidy(() =>
-              linear(rt, rt.upload(x, [m, k], dtype), rt.upload(w, [n, k], dtype), {
-                bias: rt.upload(bias, [n], dtype),
-                activation: 'silu',
-                residual: rt.upload(res, [m, n], dtype),
-                variant: v,
-              }),
-            ),
-          );
-          const err = maxRelError(got, want);
-          t.ok(err <= KERNEL_TOLERANCE[dtype], `linear+bias+silu+residual ${dtype} ${m}x${k}x${n} [${name}] err ${err.toExponential(2)}`);
-        }
+        if (runs(rt, v, 'nk', m, n, k, dtype)) await checkFullLinear(t, rt, [m, k, n], dtype, 'silu', 1, v);
         // (f16 matmul on lavapipe is covered by the batched test below)
         if (!quick && !(slowCompiler(rt) && dtype === 'f16') && runs(rt, v, 'kn', m, n, k, dtype)) {
           const want = refMatmul(x, w, 1, m, k, n, { alpha: 0.5 });
@@ -211,6 +226,38 @@ t.test('batched matmul, transposeB and shared operands', SLOW, async (t) => {
       t.ok(err <= KERNEL_TOLERANCE[dtype], `matmul ${c.name} ${dtype} err ${err.toExponential(2)}`);
     }
   }
+});
+
+t.test('split-K GEMMs add up their K slices before the epilogue', SLOW, async (t) => {
+  const rt = await testRuntime();
+  const dtypes: DType[] = rt.features.f16 && !slowCompiler(rt) ? ['f32', 'f16'] : ['f32'];
+  for (const dtype of dtypes) {
+    const frag = matrixFragment(rt, dtype);
+    const splits: GemmVariant[] = [
+      { kind: 'tiled', tm: 4, tn: 4, bk: 16, splitK: 3 },
+      ...(frag ? [{ kind: 'tc', sgM: 2, sgN: 2, fm: 2, fn: 2, bk: 16, frag, splitK: 3 } as const] : []),
+    ];
+    for (const v of splits) {
+      // K = 48: three tiles of 16, one per slice; N a multiple of 4 (the partial sums' rows).
+      const [m, k, n] = [37, 48, 44];
+      await checkFullLinear(t, rt, [m, k, n], dtype, 'gelu', 11, v);
+
+      const batch = 2;
+      const a = inputs(batch * m * k, 15, dtype);
+      const b = inputs(batch * k * n, 16, dtype);
+      const wantBatched = refMatmul(a, b, batch, m, k, n, { alpha: 0.25 });
+      const gotBatched = await rt.read(
+        rt.tidy(() => matmul(rt, rt.upload(a, [batch, m, k], dtype), rt.upload(b, [batch, k, n], dtype), { alpha: 0.25, variant: v })),
+      );
+      const errBatched = maxRelError(gotBatched, wantBatched);
+      t.ok(errBatched <= KERNEL_TOLERANCE[dtype], `batched matmul alpha ${dtype} [${variantName(v)}] err ${errBatched.toExponential(2)}`);
+    }
+  }
+  rt.tidy(() => {
+    const x = rt.zeros([8, 48]);
+    t.throws(() => linear(rt, x, rt.zeros([44, 48]), { variant: { kind: 'tiled', tm: 4, tn: 4, bk: 16, splitK: 2 } }), /split-K 2 must divide the 3 K tiles/);
+    t.throws(() => linear(rt, x, rt.zeros([42, 48]), { variant: { kind: 'tiled', tm: 4, tn: 4, bk: 16, splitK: 3 } }), /N to be a multiple of 4/);
+  });
 });
 
 t.test('bad shapes are refused with the shapes named', async (t) => {

@@ -56,6 +56,7 @@ t.test('counts are exact: N − r tokens remain, the pool grows to hold every fo
   }
   t.throws(() => new ImportancePlugin(null as unknown as Runtime, { ratio: 1 }), /ratio/);
   t.throws(() => new ImportancePlugin(null as unknown as Runtime, { poolFraction: 0 }), /poolFraction/);
+  t.throws(() => new ImportancePlugin(null as unknown as Runtime, { similarity: 'half' as never }), /similarity = half must be 'fast' or 'exact'/);
 });
 
 interface Readback {

@@ -167,4 +167,6 @@ t.test('merge flags become the method options', async (t) => {
   t.throws(() => parse('--merge-ratio', '0.5'), /--merge-ratio needs --merge METHOD/);
   t.throws(() => parse('--merge', 'tome', '--merge-threshold', '0.5'), /--merge-threshold does not apply to --merge tome/);
   t.throws(() => parse('--merge', 'catome', '--merge-schedule', 'SOMETIMES'), /--merge-schedule must be one of/);
+  t.same(parse('--merge', 'tome', '--merge-similarity', 'exact'), { method: 'tome', similarity: 'exact' });
+  t.throws(() => parse('--merge', 'toma', '--merge-similarity', 'exact'), /--merge-similarity does not apply to --merge toma/);
 });
