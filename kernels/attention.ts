@@ -47,6 +47,11 @@ export interface MatrixVariant {
   readonly kv: 'staged' | 'direct';
   /** Staged only: load the next K/V block into registers while the current one is being used. */
   readonly prefetch: boolean;
+  /**
+   * Staged with prefetch only: two K/V buffers, the next block written halfway through the current
+   * one, so each key block costs two workgroup barriers instead of four.
+   */
+  readonly ring?: boolean;
   /** Fragments emulated on plain arrays: tests the tiling on devices without subgroup matrices. */
   readonly emulated?: boolean;
   /** log2 units the running max may lag a block's max before the output is rescaled (default 8). */
@@ -112,7 +117,7 @@ export function attentionVariantName(v: AttentionVariant): string {
   const rows = v.subgroups * v.rowFrags * v.frag.M;
   return (
     `${v.emulated ? 'mma-emulated' : 'mma'} ${v.kv} q${rows} k${v.keyBlock} sg${v.subgroups}x${v.rowFrags} ` +
-    `f${v.frag.M}x${v.frag.N}x${v.frag.K}${v.kv === 'staged' && v.prefetch ? ' pf' : ''}` +
+    `f${v.frag.M}x${v.frag.N}x${v.frag.K}${v.kv === 'staged' && v.prefetch ? ' pf' : ''}${v.ring ? ' ring' : ''}` +
     `${v.slack !== undefined ? ` slack${v.slack}` : ''}${v.skip ? ` skip${v.skip}` : ''}`
   );
 }
@@ -190,7 +195,8 @@ function matrixLayout(p: AttentionProblem, v: MatrixVariant, real: boolean): Mat
   const ps = (v.keyBlock / 8) % 2 === 0 ? v.keyBlock + 8 : v.keyBlock;
   const ss = v.keyBlock + 4 * lanesPerRow;
   const bq = v.subgroups * rows;
-  const stage = v.kv === 'staged' ? Math.max(2 * v.keyBlock * ks, bq * ks) : bq * ks;
+  const kvBuffers = v.ring ? 2 : 1;
+  const stage = v.kv === 'staged' ? Math.max(kvBuffers * 2 * v.keyBlock * ks, bq * ks) : bq * ks;
   const threads = v.subgroups * 32;
   const consts = {
     FM: M,
@@ -209,6 +215,7 @@ function matrixLayout(p: AttentionProblem, v: MatrixVariant, real: boolean): Mat
     LPR: lanesPerRow,
     CAUSAL: p.causal,
     PREFETCH: v.prefetch,
+    RING: v.ring ?? false,
     REAL_SUBGROUPS: real,
     SLACK: { f32: v.slack ?? DEFAULT_SLACK },
     XSKIP: v.skip ?? 0,
@@ -247,6 +254,7 @@ export function attentionVariantProblem(rt: Runtime, p: AttentionProblem, v: Att
     return 'the key block must be a multiple of 16 and of the fragment N and K';
   }
   if (v.subgroups * 32 > rt.device.limits.maxComputeInvocationsPerWorkgroup) return 'too many threads per workgroup';
+  if (v.ring && (v.kv !== 'staged' || !v.prefetch)) return 'the K/V ring needs staged K/V with prefetch';
   if (v.kv === 'direct') {
     // Direct fragments read whole key blocks from storage: V rows past a GPU count would enter P·V.
     if (p.countedKeys) return 'direct K/V cannot mask keys past a GPU count';

@@ -2,7 +2,8 @@
 // A workgroup of NSG subgroups (32 lanes each) owns BQ = NSG·RQ·FM query rows of one (batch,
 // head); each subgroup owns RQ row fragments. Per block of BKEY keys:
 //   1. kv_enter makes the block's K and V fragments reachable: staged through workgroup memory
-//      (attention_mma_kv_staged.wgsl, zero-padded past the head dim and the last key) or read
+//      (attention_mma_kv_staged.wgsl, zero-padded past the head dim and the last key; with RING the
+//      next block is staged by kv_midblock, between steps 2 and 3, into a second buffer) or read
 //      straight from storage (attention_mma_kv_direct*.wgsl, the last block shifted back so it
 //      ends at the last key; keys it repeats are masked);
 //   2. each subgroup computes S = Q·Kᵀ for its rows (Q fragments stay in registers for the whole
@@ -168,6 +169,7 @@ fn main(
       }
     }
     workgroupBarrier();
+    kv_midblock(li, key0, key_end);
 
     // Online softmax of this block, one row per LPR lanes, in one pass against the running max.
     let edge = kstart != key0 || kstart + BKEY > n_k || (CAUSAL && kstart + BKEY > q0 + 1u);

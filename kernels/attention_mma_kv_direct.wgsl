@@ -22,6 +22,8 @@ fn kv_enter(li: u32, key0: u32, key_end: u32) -> u32 {
   return start;
 }
 
+fn kv_midblock(li: u32, key0: u32, key_end: u32) {}
+
 fn load_kt(key: u32, col: u32) -> Right {
   let stride = p.heads * D;
   return subgroupMatrixLoad<Right, col_major>(&k, kv_row + key * stride + col, stride);

@@ -18,6 +18,8 @@ fn kv_enter(li: u32, key0: u32, key_end: u32) -> u32 {
   return start;
 }
 
+fn kv_midblock(li: u32, key0: u32, key_end: u32) {}
+
 fn load_kt(key: u32, col: u32) -> Right { return Right(2u, kv_row + key * p.heads * D + col, p.heads * D); }
 fn load_v(key: u32, col: u32) -> Right { return Right(3u, kv_row + key * p.heads * D + col, p.heads * D); }
 

@@ -61,10 +61,17 @@ function relError(got: Float32Array, want: Float32Array, rows?: { batch: number;
   return worst / Math.max(scale, 1e-30);
 }
 
-function attentionCheck(label: string, batch: number, heads: number, d: number, nq: number, nk: number, extra: { causal?: boolean; counts?: [number, number] } = {}): Check {
+interface AttentionExtra {
+  readonly causal?: boolean;
+  readonly counts?: [number, number];
+  /** Run the chosen tensor-core variant with the K/V ring (when it stages K/V). */
+  readonly ring?: boolean;
+}
+
+function attentionCheck(label: string, batch: number, heads: number, d: number, nq: number, nk: number, extra: AttentionExtra = {}): Check {
   const counted = extra.counts ? ` counted q${extra.counts[0]} k${extra.counts[1]}` : '';
   return {
-    name: `attention ${label} B${batch}xH${heads} ${nq}x${nk} d${d}${extra.causal ? ' causal' : ''}${counted}`,
+    name: `attention ${label} B${batch}xH${heads} ${nq}x${nk} d${d}${extra.causal ? ' causal' : ''}${counted}${extra.ring ? ' ring' : ''}`,
     tolerance: 4e-3,
     record(rt) {
       const w = heads * d;
@@ -76,7 +83,9 @@ function attentionCheck(label: string, batch: number, heads: number, d: number, 
         const counts = rt.upload(Uint32Array.from(extra.counts), [2], 'u32');
         Object.assign(options, { validQueries: { tensor: counts, index: 0 }, validKeys: { tensor: counts, index: 1 } });
       }
-      const fast = attentionWith(rt, q16, k16, v16, options, chooseAttentionVariant(rt, attentionProblem(q16, k16, v16, options)));
+      const chosen = chooseAttentionVariant(rt, attentionProblem(q16, k16, v16, options));
+      const ring = extra.ring && chosen.kind === 'mma' && chosen.kv === 'staged';
+      const fast = attentionWith(rt, q16, k16, v16, options, ring ? { ...chosen, prefetch: true, ring: true } : chosen);
       const reference = attentionWith(rt, q32, k32, v32, options, portableVariant(attentionProblem(q32, k32, v32, options)));
       const rows = extra.counts && { batch, of: nq, keep: extra.counts[0] };
       return { fast: fast.out, reference: reference.out, variant: attentionVariantName(fast.variant), rows };
@@ -155,6 +164,12 @@ const CHECKS: Check[] = [
   attentionCheck('cross', 2, 8, 40, 1000, 77),
   attentionCheck('cross', 2, 8, 40, 1000, 77, { counts: [555, 77] }),
   attentionCheck('clip', 2, 12, 64, 77, 77, { causal: true }),
+  attentionCheck('self', 2, 8, 40, 1000, 1000, { ring: true }),
+  attentionCheck('self', 1, 2, 40, 8192, 8192, { counts: [8000, 6999], ring: true }),
+  attentionCheck('self', 2, 8, 80, 300, 300, { ring: true }),
+  attentionCheck('self', 2, 8, 160, 100, 100, { ring: true }),
+  attentionCheck('cross', 2, 8, 40, 1000, 77, { ring: true }),
+  attentionCheck('clip', 2, 12, 64, 77, 77, { causal: true, ring: true }),
   linearCheck(1000, 320, 1280),
   linearCheck(8192, 320, 1280),
   matmulCheck(517, 320, 1280),

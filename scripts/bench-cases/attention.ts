@@ -1,4 +1,4 @@
-import type { BenchCase } from './case.js';
+import { randomTensor, type BenchCase } from './case.js';
 import {
   attentionFragments,
   attentionProblem,
@@ -24,23 +24,6 @@ interface Shape {
 /** Picks a variant for a sweep; undefined keeps the wrapper's own choice. */
 type VariantPick = (rt: Runtime) => AttentionVariant | undefined;
 
-const randomCache = new Map<string, Float32Array>();
-
-/** Values of unit variance: realistic score spreads, so the softmax rescales as often as in a model. */
-function randomValues(n: number, seed: number): Float32Array {
-  const key = `${n}:${seed}`;
-  const cached = randomCache.get(key);
-  if (cached) return cached;
-  const out = new Float32Array(n);
-  randomCache.set(key, out);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296) * 3.46 - 1.73;
-  }
-  return out;
-}
-
 function attentionCase(shape: Shape, dtype: DType, kernel = 'attention', pick?: VariantPick, tag = ''): BenchCase {
   const { batch, heads, d, nq, nk } = shape;
   const w = heads * d;
@@ -51,9 +34,9 @@ function attentionCase(shape: Shape, dtype: DType, kernel = 'attention', pick?: 
     flops: 4 * batch * heads * nq * nk * d,
     bytes: (2 * batch * nq * w + 2 * batch * nk * w) * (dtype === 'f32' ? 4 : 2),
     setup(rt) {
-      const q = rt.upload(randomValues(batch * nq * w, 1), [batch, nq, w], dtype);
-      const k = rt.upload(randomValues(batch * nk * w, 2), [batch, nk, w], dtype);
-      const v = rt.upload(randomValues(batch * nk * w, 3), [batch, nk, w], dtype);
+      const q = randomTensor(rt, [batch, nq, w], dtype, 1);
+      const k = randomTensor(rt, [batch, nk, w], dtype, 2);
+      const v = randomTensor(rt, [batch, nk, w], dtype, 3);
       const out = rt.empty([batch, nq, w], dtype);
       const options = { heads, causal: shape.causal, out };
       const variant = pick?.(rt) ?? chooseAttentionVariant(rt, attentionProblem(q, k, v, options));
@@ -88,6 +71,7 @@ interface Tile {
   readonly keyBlock: number;
   readonly kv: 'staged' | 'direct';
   readonly prefetch?: boolean;
+  readonly ring?: boolean;
   readonly skip?: number;
 }
 
@@ -103,6 +87,7 @@ function sweepPick(tile: Tile): VariantPick {
       keyBlock: tile.keyBlock,
       kv: tile.kv,
       prefetch: tile.prefetch ?? true,
+      ring: tile.ring,
       skip: tile.skip,
     };
     return v;
@@ -123,6 +108,12 @@ const SWEEP: [Shape, Tile[]][] = [
     self4096,
     [
       t('16x16x16', 4, 16, 32, 'staged'),
+      t('16x16x16', 4, 16, 32, 'staged', { ring: true }),
+      t('16x16x16', 8, 16, 32, 'staged', { ring: true }),
+      t('16x16x16', 8, 16, 64, 'staged', { ring: true }),
+      t('16x16x16', 4, 32, 32, 'staged', { ring: true }),
+      t('16x16x16', 8, 32, 32, 'staged', { ring: true }),
+      t('16x16x16', 8, 16, 32, 'staged', { ring: true, skip: 7 }),
       t('16x16x16', 4, 16, 32, 'staged', { skip: 7 }),
       t('16x16x16', 4, 16, 32, 'staged', { skip: 2 }),
       t('16x16x16', 4, 16, 64, 'staged'),
@@ -134,11 +125,11 @@ const SWEEP: [Shape, Tile[]][] = [
     ],
   ],
   [cross4096, [t('16x16x16', 4, 16, 32, 'staged'), t('16x16x16', 8, 16, 32, 'staged')]],
-  [self1024, [t('16x16x16', 4, 16, 32, 'staged'), t('16x16x16', 2, 16, 32, 'staged'), t('16x16x16', 4, 16, 64, 'staged')]],
-  [self16384, [t('16x16x16', 8, 16, 32, 'staged'), t('16x16x16', 8, 16, 64, 'staged'), t('16x16x16', 4, 16, 64, 'staged'), t('16x16x16', 8, 32, 32, 'staged')]],
+  [self1024, [t('16x16x16', 4, 16, 32, 'staged'), t('16x16x16', 4, 16, 32, 'staged', { ring: true }), t('16x16x16', 2, 16, 32, 'staged'), t('16x16x16', 4, 16, 64, 'staged')]],
+  [self16384, [t('16x16x16', 8, 16, 32, 'staged'), t('16x16x16', 8, 16, 32, 'staged', { ring: true }), t('16x16x16', 8, 32, 32, 'staged', { ring: true }), t('16x16x16', 8, 16, 64, 'staged'), t('16x16x16', 4, 16, 64, 'staged'), t('16x16x16', 8, 32, 32, 'staged')]],
 ];
 
-const tileName = (x: Tile) => ` [${x.frag} ${x.kv} sg${x.subgroups} q${x.rows} k${x.keyBlock}${x.skip ? ` skip${x.skip}` : ''}]`;
+const tileName = (x: Tile) => ` [${x.frag} ${x.kv} sg${x.subgroups} q${x.rows} k${x.keyBlock}${x.ring ? ' ring' : ''}${x.skip ? ` skip${x.skip}` : ''}]`;
 
 // `--filter attn-sweep`: tile shapes, fragment shapes and K/V access for the tensor-core kernel
 // (skip = phases left out, to see where the time goes).

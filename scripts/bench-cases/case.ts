@@ -1,4 +1,5 @@
 import type { Runtime } from '../../runtime/runtime.js';
+import type { Tensor } from '../../runtime/tensor.js';
 import type { DType } from '../../runtime/dtype.js';
 
 /** One kernel at one shape: setup allocates inputs, run records one call, dispose frees them. */
@@ -14,4 +15,29 @@ export interface BenchCase {
   readonly bytes: number;
   /** Variant tag the kernel chose (tile shape, subgroup-matrix or not), shown in the report. */
   setup(rt: Runtime): { run(): void; variant?: string; dispose(): void };
+}
+
+const randomCache = new Map<string, Float32Array>();
+
+/**
+ * Seeded values of unit variance: benchmarks never time zeros, which can run faster than real data
+ * (and, in attention, hide how often the softmax rescales).
+ */
+function randomValues(n: number, seed: number): Float32Array {
+  const key = `${n}:${seed}`;
+  const cached = randomCache.get(key);
+  if (cached) return cached;
+  const out = new Float32Array(n);
+  randomCache.set(key, out);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 4294967296) * 3.46 - 1.73;
+  }
+  return out;
+}
+
+/** A benchmark input of this shape filled with randomValues. */
+export function randomTensor(rt: Runtime, shape: readonly number[], dtype: DType, seed: number): Tensor {
+  return rt.upload(randomValues(shape.reduce((a, b) => a * b, 1), seed), shape, dtype);
 }

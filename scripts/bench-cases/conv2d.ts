@@ -1,6 +1,7 @@
-import type { BenchCase } from './case.js';
+import { randomTensor, type BenchCase } from './case.js';
 import { MATRIX_SWEEP, matrixPick, type SweepEntry, type VariantPick } from './matmul.js';
 import { conv2d, conv2dVariant, type ConvLowering } from '../../kernels/conv2d.js';
+import { im2col } from '../../kernels/im2col.js';
 import type { DType } from '../../runtime/dtype.js';
 
 /** conv2d 3x3 (pad 1) or 1x1 over x [batch, cin, size, size] with bias, as the U-Net's resnets run it. */
@@ -23,9 +24,9 @@ export function conv2dCase(
     flops: 2 * cout * n * k,
     bytes: (batch * cin * size * size + cout * k + cout * n + cout) * (dtype === 'f32' ? 4 : 2),
     setup(rt) {
-      const x = rt.zeros([batch, cin, size, size], dtype);
-      const w = rt.zeros([cout, cin, kernel, kernel], dtype);
-      const bias = rt.zeros([cout], dtype);
+      const x = randomTensor(rt, [batch, cin, size, size], dtype, 1);
+      const w = randomTensor(rt, [cout, cin, kernel, kernel], dtype, 2);
+      const bias = randomTensor(rt, [cout], dtype, 3);
       const out = rt.empty([batch, cout, size, size], dtype);
       const padding = kernel === 3 ? 1 : 0;
       const options = { padding, bias, out, variant: pick?.(rt), lowering };
@@ -38,6 +39,23 @@ export function conv2dCase(
   };
 }
 
+/** The im2col pass of a 3x3 pad-1 conv alone: how much of the lowered conv's time it takes. */
+function im2colCase(batch: number, cin: number, size: number, dtype: DType): BenchCase {
+  const elements = batch * cin * 9 * size * size;
+  return {
+    name: `im2col3x3 ${cin} ${size}x${size} b${batch}`,
+    kernel: 'im2col',
+    dtype,
+    flops: 0,
+    bytes: (batch * cin * size * size + elements) * (dtype === 'f32' ? 4 : 2),
+    setup(rt) {
+      const x = randomTensor(rt, [batch, cin, size, size], dtype, 1);
+      const window = { cin, h: size, w: size, ho: size, wo: size, kernel: 3, stride: 1, padTop: 1, padLeft: 1 } as const;
+      return { run: () => im2col(rt, x, window).dispose(), dispose: () => x.dispose() };
+    },
+  };
+}
+
 // The U-Net's first-level resnet conv (the bar) and its deepest one.
 export const conv2dCases: BenchCase[] = (['f32', 'f16'] as DType[]).flatMap((dtype) => [
   conv2dCase(2, 320, 320, 64, 3, dtype),
@@ -45,7 +63,7 @@ export const conv2dCases: BenchCase[] = (['f32', 'f16'] as DType[]).flatMap((dty
 ]);
 
 // `--filter conv-sweep`: the bar conv and the deepest one under each tile shape (im2col), the
-// gather's best tiles, and larger tiles with K splits.
+// gather's best tiles, larger tiles with K splits, and the bar conv's im2col pass alone.
 const SPLIT_TILES: readonly SweepEntry[] = [
   ['tc', 4, 4, 2, 2, 16, { splitK: 2 }],
   ['tc', 4, 4, 2, 2, 16, { splitK: 3 }],
@@ -74,4 +92,5 @@ export const conv2dSweepCases: BenchCase[] = [
     [640, 16],
     [1280, 16],
   ].map(([channels, size]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16'), kernel: 'conv-sweep' })),
+  { ...im2colCase(2, 320, 64, 'f16'), kernel: 'conv-sweep' },
 ];

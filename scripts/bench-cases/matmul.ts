@@ -1,4 +1,4 @@
-import type { BenchCase } from './case.js';
+import { randomTensor, type BenchCase } from './case.js';
 import { linear, linearProblem, matmul, matmulProblem } from '../../kernels/matmul.js';
 import { chooseVariant, matrixFragment, variantName, type GemmVariant, type MatrixVariant } from '../../kernels/gemm.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -16,8 +16,8 @@ export function matmulCase(m: number, k: number, n: number, dtype: DType, pick?:
     flops: 2 * m * n * k,
     bytes: (m * k + k * n + m * n) * (dtype === 'f32' ? 4 : 2),
     setup(rt) {
-      const a = rt.zeros([m, k], dtype);
-      const b = rt.zeros([k, n], dtype);
+      const a = randomTensor(rt, [m, k], dtype, 1);
+      const b = randomTensor(rt, [k, n], dtype, 2);
       const out = rt.empty([m, n], dtype);
       const variant = pick?.(rt) ?? chooseVariant(rt, matmulProblem(rt, a, b, { out }));
       return {
@@ -38,9 +38,9 @@ export function linearCase(rows: number, k: number, n: number, dtype: DType, pic
     flops: 2 * rows * n * k,
     bytes: (rows * k + n * k + rows * n + n) * (dtype === 'f32' ? 4 : 2),
     setup(rt) {
-      const x = rt.zeros([rows, k], dtype);
-      const w = rt.zeros([n, k], dtype);
-      const bias = rt.zeros([n], dtype);
+      const x = randomTensor(rt, [rows, k], dtype, 1);
+      const w = randomTensor(rt, [n, k], dtype, 2);
+      const bias = randomTensor(rt, [n], dtype, 3);
       const out = rt.empty([rows, n], dtype);
       const variant = pick?.(rt) ?? chooseVariant(rt, linearProblem(rt, x, w, { bias, out }));
       return {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One call's worth of kernel measurements on a GPU: verifies the fast kernels against the portable
+# ones, times the issue-2 bar shapes, runs every variant sweep, then times the bars again (run-to-run
+# spread), and ends with the bar lines of both runs. Made for the device tool, where a call is
+# expensive: source .device/boot.sh && bash scripts/kernel-report.sh
+# Usage: bash scripts/kernel-report.sh [--help] [--quick]   (--quick: bars and checks, no sweeps)
+# The full log goes to $OUT/kernel-report.txt when OUT is set, else to ./kernel-report.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --quick|"") ;;
+  *) echo "kernel-report: unknown option $1 (see --help)" >&2; exit 2 ;;
+esac
+log="${OUT:-.}/kernel-report.txt"
+: >"$log"
+failed=0
+step() {
+  echo "### $*" | tee -a "$log"
+  "$@" 2>&1 | tee -a "$log"
+  local rc=${PIPESTATUS[0]}
+  echo "### exit $rc: $*" | tee -a "$log"
+  [ "$rc" -eq 0 ] || failed=1
+}
+bars=(--filter 'matmul 4096' --filter 'conv3x3 320→320 64x64' --filter 'attention self B2xH8 4096' --filter 'attention self B2xH8 16384')
+step node scripts/device-info.js
+step node scripts/check-kernels.js
+step node scripts/bench-kernels.js "${bars[@]}"
+if [ "${1:-}" != --quick ]; then
+  for sweep in attn-sweep conv-sweep gemm-sweep split-sweep; do step node scripts/bench-kernels.js --filter "$sweep"; done
+  step node scripts/bench-kernels.js "${bars[@]}"
+fi
+echo "--- bar shapes, every run (bars: f16 matmul 4096³ ≥ 100, f32 ≥ 18; conv 3x3 320→320 64² b2 ≥ 60; self-attention 4096 d40 ≥ 40 TFLOP/s)"
+grep -E '^(matmul 4096|conv3x3 320→320 64x64|attention self B2xH8 (4096|16384))' "$log"
+exit "$failed"
