@@ -5,10 +5,12 @@
 // A and B fragment once per SK slice and reuses it across its whole row/column of fragments.
 // Results leave through a per-subgroup f32 scratch fragment so the shared epilogue (store4)
 // applies bias, activation, residual and bounds.
-// Appended to gemm-io.wgsl and followed by a staging file (gemm-tc-stage-*.wgsl) that declares
-// tile_a / tile_b and put_a, put_b, load_left, load_right, store_result over them; the wrapper
-// prepends the subgroup-matrix enables and turns off chromium.subgroup_matrix_uniformity
-// (fragment offsets depend on the subgroup id).
+// Appended to gemm-io.wgsl and followed by the fragments: either gemm-tc-frag.wgsl (LeftFrag,
+// RightFrag, ResultFrag, frag_begin, mma on subgroup matrices) and a staging file
+// (gemm-tc-stage-*.wgsl) that declares tile_a / tile_b and put_a, put_b, load_left, load_right,
+// store_result over them, or gemm-tc-emulated.wgsl, which provides all of that without subgroup
+// matrices. For hardware fragments the wrapper prepends the subgroup-matrix enables and turns off
+// chromium.subgroup_matrix_uniformity (fragment offsets depend on the subgroup id).
 // Expects: SM, SN, SK (fragment shape), SG_M, SG_N, FM, FN, BK (a multiple of SK and of 4), INTERIOR,
 // GROUP_M (row tiles per launch band, 0 for plain row order), SPLIT_K (K slices, 1 for none).
 
@@ -24,10 +26,6 @@ const B_TILE: u32 = select(BK * SB, BN * SB, B_ALONG_K);
 const A_LOADS: u32 = BM * BK / 4u / THREADS;
 const B_LOADS: u32 = BN * BK / 4u / THREADS;
 const FRAG: u32 = SM * SN;
-
-alias LeftFrag = subgroup_matrix_left<f16, SK, SM>;
-alias RightFrag = subgroup_matrix_right<f16, SN, SK>;
-alias ResultFrag = subgroup_matrix_result<f32, SN, SM>;
 
 var<workgroup> scratch: array<f32, SG_M * SG_N * FRAG>;
 
@@ -117,6 +115,7 @@ fn main(
   // Subgroups are 32 consecutive invocations on the devices that offer subgroup matrices here.
   let sg = tid / LANES;
   let lane = tid % LANES;
+  frag_begin(lane);
   let tile = tile_of(wid, grid);
   let m0 = tile.y * BM;
   let n0 = tile.x * BN;
@@ -148,7 +147,7 @@ fn main(
         let col = (sg_n * FN + j) * SN;
         let right = load_right(b_at + select(kk * SB + col, col * SB + kk, B_ALONG_K));
         for (var i = 0u; i < FM; i++) { // unroll
-          acc[i][j] = subgroupMatrixMultiplyAccumulate(left[i], right, acc[i][j]);
+          acc[i][j] = mma(left[i], right, acc[i][j]);
         }
       }
     }

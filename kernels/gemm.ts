@@ -86,6 +86,11 @@ export interface MatrixVariant {
    * M·N gives few). Default 1.
    */
   readonly splitK?: number;
+  /**
+   * 'tc' only: fragments emulated on plain workgroup arrays (gemm-tc-emulated.wgsl), so the
+   * kernel's tiling is tested on devices without subgroup matrices; needs only shader-f16.
+   */
+  readonly emulated?: boolean;
 }
 
 export type GemmVariant = TiledVariant | MatrixVariant;
@@ -101,7 +106,8 @@ export function variantName(v: GemmVariant): string {
   if (v.kind === 'tiled') return `tiled ${bm}x${bn} k${v.bk}${split}`;
   const frag = `${v.frag.M}x${v.frag.N}x${v.frag.K}`;
   if (v.kind === 'tc-direct') return `tc-direct ${bm}x${bn} sg${v.sgM}x${v.sgN} f${frag}`;
-  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}${v.groupM ? ` band${v.groupM}` : ''}${split}`;
+  const emulated = v.emulated ? ' emulated' : '';
+  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}${v.groupM ? ` band${v.groupM}` : ''}${split}${emulated}`;
 }
 
 /** The f16 → f32-accumulate fragment shape to use, or undefined without subgroup matrices. */
@@ -132,7 +138,12 @@ export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): str
     const bytes = 2 * v.bk * (bm / 4 + 1 + bn / 4 + 1) * 16;
     return bytes > limit ? `needs ${bytes} B of workgroup memory` : null;
   }
-  if (p.a.dtype !== 'f16' || !rt.features.subgroupMatrix) return 'subgroup matrices need f16 and the device feature';
+  if (v.emulated) {
+    if (v.kind !== 'tc') return "only the staged core ('tc') has emulated fragments";
+    if (p.a.dtype !== 'f16' || !rt.features.f16) return 'emulated fragments need f16 and shader-f16';
+  } else if (p.a.dtype !== 'f16' || !rt.features.subgroupMatrix) {
+    return 'subgroup matrices need f16 and the device feature';
+  }
   const threads = v.sgM * v.sgN * 32;
   if (threads > rt.device.limits.maxComputeInvocationsPerWorkgroup) return `${threads} threads per workgroup`;
   const scratch = v.sgM * v.sgN * v.frag.M * v.frag.N * 4;
@@ -239,9 +250,12 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
     return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tiled.wgsl'), { dtype: p.a.dtype, consts }));
   }
   Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk, INTERIOR: interior(p, v), GROUP_M: v.groupM ?? 0, SPLIT_K: splitOf(v) });
+  if (v.emulated) {
+    return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tc.wgsl') + kernelSource('gemm-tc-emulated.wgsl'), { dtype: p.a.dtype, consts }));
+  }
   const core =
     v.kind === 'tc'
-      ? kernelSource('gemm-tc.wgsl') + kernelSource(v.stage === 'f16' ? 'gemm-tc-stage-f16.wgsl' : 'gemm-tc-stage-vec.wgsl')
+      ? kernelSource('gemm-tc.wgsl') + kernelSource('gemm-tc-frag.wgsl') + kernelSource(v.stage === 'f16' ? 'gemm-tc-stage-f16.wgsl' : 'gemm-tc-stage-vec.wgsl')
       : kernelSource('gemm-tc-direct.wgsl');
   const enables = rt.features.subgroups ? ['subgroups', ...MATRIX_ENABLES] : MATRIX_ENABLES;
   // Fragment offsets derive from the subgroup index, which Tint's uniformity analysis cannot

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { testRuntime } from '../support/runtime.js';
 import { KERNEL_TOLERANCE, maxRelError, seededValues } from '../support/compare.js';
 import { roundToF16 } from '../../runtime/half.js';
@@ -99,38 +100,57 @@ function lowerings(c: ConvCase): ConvLowering[] {
   return pointwise ? ['pointwise', 'im2col', 'gather'] : ['im2col', 'gather'];
 }
 
+async function checkConv(t: Test, rt: Runtime, c: ConvCase, dtype: DType, v: GemmVariant | undefined, lowering: ConvLowering): Promise<void> {
+  const x = inputs(c.batch * c.cin * c.h * c.w, 1, dtype);
+  const wt = inputs(c.cout * c.cin * c.k * c.k, 2, dtype);
+  const bias = c.bias ? inputs(c.cout, 3, dtype) : undefined;
+  const probe = refConv(x, wt, c);
+  const residual = c.residual ? inputs(probe.out.length, 4, dtype) : undefined;
+  const want = refConv(x, wt, c, bias, residual);
+  const got = await rt.read(
+    rt.tidy(() => {
+      const out = conv2d(rt, rt.upload(x, [c.batch, c.cin, c.h, c.w], dtype), rt.upload(wt, [c.cout, c.cin, c.k, c.k], dtype), {
+        stride: c.stride,
+        padding: c.padding,
+        bias: bias && rt.upload(bias, [c.cout], dtype),
+        residual: residual && rt.upload(residual, want.shape, dtype),
+        variant: v,
+        lowering,
+      });
+      t.same(out.shape, want.shape, 'output shape');
+      return out;
+    }),
+  );
+  const err = maxRelError(got, want.out);
+  const name = `${c.batch}x${c.cin}x${c.h}x${c.w} → ${c.cout} k${c.k} s${c.stride} p${JSON.stringify(c.padding)}${c.bias ? ' +bias' : ''}${c.residual ? ' +residual' : ''}`;
+  t.ok(err <= KERNEL_TOLERANCE[dtype], `conv2d ${dtype} ${name} ${lowering} [${v ? variantName(v) : 'default'}] err ${err.toExponential(2)}`);
+}
+
 // Lavapipe compiles each new pipeline for seconds (more on a busy machine): generous timeouts.
 t.test('conv2d matches a TS reference', { timeout: 600_000 }, async (t) => {
   const rt = await testRuntime();
   const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
   for (const dtype of dtypes) {
     for (const v of variants(rt, dtype)) {
-      for (const [c, lowering] of CASES.flatMap((c) => lowerings(c).map((l) => [c, l] as const))) {
-        const x = inputs(c.batch * c.cin * c.h * c.w, 1, dtype);
-        const wt = inputs(c.cout * c.cin * c.k * c.k, 2, dtype);
-        const bias = c.bias ? inputs(c.cout, 3, dtype) : undefined;
-        const probe = refConv(x, wt, c);
-        const residual = c.residual ? inputs(probe.out.length, 4, dtype) : undefined;
-        const want = refConv(x, wt, c, bias, residual);
-        const got = await rt.read(
-          rt.tidy(() => {
-            const out = conv2d(rt, rt.upload(x, [c.batch, c.cin, c.h, c.w], dtype), rt.upload(wt, [c.cout, c.cin, c.k, c.k], dtype), {
-              stride: c.stride,
-              padding: c.padding,
-              bias: bias && rt.upload(bias, [c.cout], dtype),
-              residual: residual && rt.upload(residual, want.shape, dtype),
-              variant: v,
-              lowering,
-            });
-            t.same(out.shape, want.shape, 'output shape');
-            return out;
-          }),
-        );
-        const err = maxRelError(got, want.out);
-        const name = `${c.batch}x${c.cin}x${c.h}x${c.w} → ${c.cout} k${c.k} s${c.stride} p${JSON.stringify(c.padding)}${c.bias ? ' +bias' : ''}${c.residual ? ' +residual' : ''}`;
-        t.ok(err <= KERNEL_TOLERANCE[dtype], `conv2d ${dtype} ${name} ${lowering} [${v ? variantName(v) : 'default'}] err ${err.toExponential(2)}`);
-      }
+      for (const [c, lowering] of CASES.flatMap((c) => lowerings(c).map((l) => [c, l] as const))) await checkConv(t, rt, c, dtype, v, lowering);
     }
+  }
+});
+
+// The tensor-core core's conv paths (the gathered B tiles and the im2col GEMM) with emulated
+// fragments: the same code as on a GPU but for the fragment operations, so CI checks it too.
+t.test('conv2d through the staged tensor-core core with emulated fragments', { timeout: 600_000 }, async (t) => {
+  const rt = await testRuntime();
+  if (!rt.features.f16) return void t.comment('skipped: no shader-f16');
+  const frag = { componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 };
+  const v: GemmVariant = { kind: 'tc', sgM: 2, sgN: 2, fm: 2, fn: 2, bk: 32, frag, emulated: true };
+  for (const [c, lowering] of [
+    [CASES[0]!, 'im2col'],
+    [CASES[0]!, 'gather'],
+    [CASES[1]!, 'gather'],
+    [CASES[6]!, 'gather'],
+  ] as const) {
+    await checkConv(t, rt, c, 'f16', v, lowering);
   }
 });
 

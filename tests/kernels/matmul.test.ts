@@ -228,6 +228,34 @@ t.test('batched matmul, transposeB and shared operands', SLOW, async (t) => {
   }
 });
 
+// The staged tensor-core core with emulated fragments: its bounds-checked and interior tile
+// loads, both B layouts, launch bands and K slices run everywhere shader-f16 does, CI included.
+t.test('the staged tensor-core core matches a TS reference with emulated fragments', SLOW, async (t) => {
+  const rt = await testRuntime();
+  if (!rt.features.f16) return void t.comment('skipped: no shader-f16');
+  const frag = { componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 };
+  const square: GemmVariant = { kind: 'tc', sgM: 2, sgN: 2, fm: 2, fn: 2, bk: 32, frag, emulated: true };
+  const banded: GemmVariant = { kind: 'tc', sgM: 4, sgN: 2, fm: 1, fn: 2, bk: 16, frag, emulated: true, groupM: 2, splitK: 3 };
+  // Odd shapes through the bounds checks (nk: B along K); a tile-aligned one through the interior path.
+  await checkFullLinear(t, rt, [37, 70, 45], 'f16', 'gelu', 21, square);
+  await checkFullLinear(t, rt, [128, 64, 128], 'f16', 'silu', 22, square);
+  for (const [v, [batch, m, k, n]] of [
+    [square, [1, 130, 77, 131]],
+    [square, [2, 128, 64, 64]],
+    [banded, [2, 70, 96, 132]],
+  ] as const) {
+    const a = inputs(batch * m * k, 23, 'f16');
+    const b = inputs(batch * k * n, 24, 'f16');
+    const want = refMatmul(a, b, batch, m, k, n, { alpha: 0.5 });
+    const got = await rt.read(rt.tidy(() => matmul(rt, rt.upload(a, [batch, m, k], 'f16'), rt.upload(b, [batch, k, n], 'f16'), { alpha: 0.5, variant: v })));
+    const err = maxRelError(got, want);
+    t.ok(err <= KERNEL_TOLERANCE.f16, `matmul f16 ${batch}x${m}x${k}x${n} [${variantName(v)}] err ${err.toExponential(2)}`);
+  }
+  rt.tidy(() => {
+    t.throws(() => matmul(rt, rt.zeros([4, 4], 'f16'), rt.zeros([4, 4], 'f16'), { variant: { ...square, kind: 'tc-direct' } }), /only the staged core/);
+  });
+});
+
 t.test('split-K GEMMs add up their K slices before the epilogue', SLOW, async (t) => {
   const rt = await testRuntime();
   const dtypes: DType[] = rt.features.f16 && !slowCompiler(rt) ? ['f32', 'f16'] : ['f32'];
