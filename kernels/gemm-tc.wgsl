@@ -4,7 +4,9 @@
 // with the next step's global loads in flight during the multiplies; every subgroup loads each
 // A and B fragment once per SK slice and reuses it across its whole row/column of fragments.
 // Results leave through a per-subgroup f32 scratch fragment so the shared epilogue (store4)
-// applies bias, activation, residual and bounds.
+// applies bias, activation, residual and bounds; with RESULTS_GLOBAL (interior tiles only) they
+// are stored straight to the f32 plane at partial_base instead, which frees that workgroup memory
+// for deeper K steps: split-K slices stop there, a whole GEMM reads its tile back through store4.
 // Appended to gemm-io.wgsl and followed by the fragments: either gemm-tc-frag.wgsl (LeftFrag,
 // RightFrag, ResultFrag, frag_begin, mma on subgroup matrices) and a staging file
 // (gemm-tc-stage-*.wgsl) that declares tile_a / tile_b and put_a, put_b, load_left, load_right,
@@ -12,7 +14,8 @@
 // matrices. For hardware fragments the wrapper prepends the subgroup-matrix enables and turns off
 // chromium.subgroup_matrix_uniformity (fragment offsets depend on the subgroup id).
 // Expects: SM, SN, SK (fragment shape), SG_M, SG_N, FM, FN, BK (a multiple of SK and of 4), INTERIOR,
-// GROUP_M (row tiles per launch band, 0 for plain row order), SPLIT_K (K slices, 1 for none).
+// GROUP_M (row tiles per launch band, 0 for plain row order), SPLIT_K (K slices, 1 for none),
+// RESULTS_GLOBAL.
 
 const LANES: u32 = 32u;
 const THREADS: u32 = SG_M * SG_N * LANES;
@@ -27,7 +30,7 @@ const A_LOADS: u32 = BM * BK / 4u / THREADS;
 const B_LOADS: u32 = BN * BK / 4u / THREADS;
 const FRAG: u32 = SM * SN;
 
-var<workgroup> scratch: array<f32, SG_M * SG_N * FRAG>;
+var<workgroup> scratch: array<f32, select(SG_M * SG_N * FRAG, FRAG, RESULTS_GLOBAL)>;
 
 /** One thread's share of an A and a B tile, in flight from global memory to registers. */
 struct Staged {
@@ -156,13 +159,25 @@ fn main(
     workgroupBarrier();
   }
 
-  // Every subgroup has its own scratch fragment: sharing one between subgroups in turns (so a
-  // 4x4-subgroup workgroup could stage 32-deep K steps) ran 1.5-4x slower on the H100.
+  if (RESULTS_GLOBAL) {
+    for (var i = 0u; i < FM; i++) { // unroll
+      for (var j = 0u; j < FN; j++) { // unroll
+        store_global(m0 + (sg_m * FM + i) * SM, n0 + (sg_n * FN + j) * SN, acc[i][j]);
+      }
+    }
+    if (SPLIT_K > 1u) { return; }
+    // Each subgroup reads back only what it stored, but across lanes: the barrier makes it visible.
+    storageBarrier();
+  }
+  // Otherwise every subgroup has its own scratch fragment: sharing one between subgroups in turns
+  // (so a 4x4-subgroup workgroup could stage 32-deep K steps) ran 1.5-4x slower on the H100.
   let mine = sg * FRAG;
   for (var i = 0u; i < FM; i++) { // unroll
     for (var j = 0u; j < FN; j++) { // unroll
-      store_result(mine, acc[i][j]);
-      workgroupBarrier();
+      if (!RESULTS_GLOBAL) {
+        store_result(mine, acc[i][j]);
+        workgroupBarrier();
+      }
       let row0 = m0 + (sg_m * FM + i) * SM;
       let col0 = n0 + (sg_n * FN + j) * SN;
       for (var q = 0u; q < FRAG / 4u / LANES; q++) { // unroll
@@ -170,14 +185,19 @@ fn main(
         let r = e / (SN / 4u);
         let c = 4u * (e % (SN / 4u));
         let at = mine + r * SN + c;
-        let v = vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], scratch[at + 3u]);
+        var v: vec4<f32>;
+        if (RESULTS_GLOBAL) {
+          v = partials[(partial_base + (row0 + r) * p.n + col0 + c) >> 2u];
+        } else {
+          v = vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], scratch[at + 3u]);
+        }
         if (SPLIT_K > 1u) {
           store_partial(row0 + r, col0 + c, v);
         } else {
           store4(row0 + r, col0 + c, v);
         }
       }
-      workgroupBarrier();
+      if (!RESULTS_GLOBAL) { workgroupBarrier(); }
     }
   }
 }

@@ -87,6 +87,13 @@ export interface MatrixVariant {
    */
   readonly splitK?: number;
   /**
+   * 'tc' only, interior problems only (see interior()): 'memory' stores the result fragments
+   * straight to an f32 buffer (a split's partial sums, or a plane the workgroup reads back through
+   * the epilogue) instead of through per-subgroup workgroup scratch, leaving that workgroup memory
+   * to the tiles (deeper K steps at 128x128). Default 'workgroup'.
+   */
+  readonly results?: 'workgroup' | 'memory';
+  /**
    * 'tc' only: fragments emulated on plain workgroup arrays (gemm-tc-emulated.wgsl), so the
    * kernel's tiling is tested on devices without subgroup matrices; needs only shader-f16.
    */
@@ -106,7 +113,7 @@ export function variantName(v: GemmVariant): string {
   if (v.kind === 'tiled') return `tiled ${bm}x${bn} k${v.bk}${split}`;
   const frag = `${v.frag.M}x${v.frag.N}x${v.frag.K}`;
   if (v.kind === 'tc-direct') return `tc-direct ${bm}x${bn} sg${v.sgM}x${v.sgN} f${frag}`;
-  const emulated = v.emulated ? ' emulated' : '';
+  const emulated = `${v.results === 'memory' ? ' via-memory' : ''}${v.emulated ? ' emulated' : ''}`;
   return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}${v.groupM ? ` band${v.groupM}` : ''}${split}${emulated}`;
 }
 
@@ -125,12 +132,19 @@ export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): str
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   const { bm, bn } = tileShape(v);
   const split = splitOf(v);
+  const viaMemory = resultsViaMemory(v);
+  if (viaMemory) {
+    if (v.kind !== 'tc') return "only the staged core ('tc') stores results through memory";
+    if (!interior(p, v)) return 'results through memory need whole interior tiles (M, N multiples of the tile, K of BK, 4-aligned rows)';
+  }
+  if (split > 1 || viaMemory) {
+    const bytes = split * p.batch * p.m * p.n * 4;
+    if (bytes > rt.device.limits.maxStorageBufferBindingSize) return `f32 results need ${bytes} B`;
+  }
   if (split > 1) {
     const tiles = Math.ceil(p.k / v.bk);
     if (!Number.isInteger(split) || tiles % split) return `split-K ${split} must divide the ${tiles} K tiles`;
     if (p.n % 4) return 'split-K partial sums need N to be a multiple of 4';
-    const bytes = split * p.batch * p.m * p.n * 4;
-    if (bytes > rt.device.limits.maxStorageBufferBindingSize) return `split-K partial sums need ${bytes} B`;
     if (p.m > rt.device.limits.maxComputeWorkgroupsPerDimension) return `split-K reduction over ${p.m} rows`;
   }
   if (v.kind === 'tiled') {
@@ -146,7 +160,7 @@ export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): str
   }
   const threads = v.sgM * v.sgN * 32;
   if (threads > rt.device.limits.maxComputeInvocationsPerWorkgroup) return `${threads} threads per workgroup`;
-  const scratch = v.sgM * v.sgN * v.frag.M * v.frag.N * 4;
+  const scratch = (viaMemory ? 1 : v.sgM * v.sgN) * v.frag.M * v.frag.N * 4;
   if ((v.frag.M * v.frag.N) % 128) return 'the epilogue reads whole fragments as 32 lanes x vec4';
   if (v.kind === 'tc-direct') {
     if (p.mode === 'conv') return 'conv gathers B; direct fragment loads need a plain matrix';
@@ -249,7 +263,7 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
     Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk, SPLIT_K: splitOf(v) });
     return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tiled.wgsl'), { dtype: p.a.dtype, consts }));
   }
-  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk, INTERIOR: interior(p, v), GROUP_M: v.groupM ?? 0, SPLIT_K: splitOf(v) });
+  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk, INTERIOR: interior(p, v), GROUP_M: v.groupM ?? 0, SPLIT_K: splitOf(v), RESULTS_GLOBAL: resultsViaMemory(v) });
   if (v.emulated) {
     return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tc.wgsl') + kernelSource('gemm-tc-emulated.wgsl'), { dtype: p.a.dtype, consts }));
   }
@@ -264,6 +278,10 @@ function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
     'diagnostic(off, chromium.subgroup_matrix_uniformity);\n' +
     unrolled(specialize(kernelSource('gemm-io.wgsl') + core, { dtype: p.a.dtype, enables, consts }))
   );
+}
+
+function resultsViaMemory(v: GemmVariant): boolean {
+  return v.kind !== 'tiled' && v.results === 'memory';
 }
 
 function splitOf(v: GemmVariant): number {
@@ -394,7 +412,7 @@ export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVa
   const stand = standIn(rt);
   const epilogue = [vec4Binding(p.out), p.bias ?? stand.input, vec4Binding(p.residual ?? stand.input)];
   // The direct core cannot split K, so its layout leaves the partial sums out.
-  const partials = split > 1 ? rt.empty([split * p.batch * p.m * p.n], 'f32') : null;
+  const partials = split > 1 || resultsViaMemory(v) ? rt.empty([split * p.batch * p.m * p.n], 'f32') : null;
   const partialBinding = v.kind === 'tc-direct' ? null : (partials ?? stand.partials);
   rt.dispatch({ pipeline, uniforms, bindings: [vec4Binding(p.a), vec4Binding(p.b), ...epilogue, partialBinding], workgroups });
   if (partials && reduce) {
@@ -404,8 +422,8 @@ export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVa
       bindings: [null, null, ...epilogue, partials],
       workgroups: [Math.ceil(p.n / 256), p.m, p.batch],
     });
-    partials.dispose();
   }
+  partials?.dispose();
   return v;
 }
 

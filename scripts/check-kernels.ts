@@ -8,7 +8,7 @@ import { roundToF16 } from '../runtime/half.js';
 import { attentionProblem, attentionVariantName, attentionWith, chooseAttentionVariant, portableVariant, type AttentionOptions } from '../kernels/attention.js';
 import { linear, linearProblem, matmul, matmulProblem } from '../kernels/matmul.js';
 import { conv2d, conv2dVariant, type ConvLowering } from '../kernels/conv2d.js';
-import { chooseVariant, variantName } from '../kernels/gemm.js';
+import { chooseVariant, variantName, type GemmVariant, type MatrixVariant } from '../kernels/gemm.js';
 import { tokenNorms } from '../kernels/merge-norms.js';
 import { bestMatch, bestMatchPath } from '../kernels/merge-best-match.js';
 import { Cli, runScript, ScriptError } from './cli.js';
@@ -93,15 +93,24 @@ function attentionCheck(label: string, batch: number, heads: number, d: number, 
   };
 }
 
-function linearCheck(rows: number, k: number, n: number): Check {
+/** A swept GEMM option applied to the chosen tensor-core variant (verifies it before it is chosen). */
+type MatrixTweak = Partial<Pick<MatrixVariant, 'bk' | 'results' | 'sgM' | 'sgN'>>;
+
+function tweaked(v: GemmVariant, tweak: MatrixTweak | undefined): GemmVariant {
+  return tweak && v.kind === 'tc' ? { ...v, ...tweak } : v;
+}
+
+const tweakName = (tweak?: MatrixTweak) => (tweak ? ` ${JSON.stringify(tweak)}` : '');
+
+function linearCheck(rows: number, k: number, n: number, tweak?: MatrixTweak): Check {
   return {
-    name: `linear ${rows}x${k} → ${n} + bias, gelu`,
+    name: `linear ${rows}x${k} → ${n} + bias, gelu${tweakName(tweak)}`,
     tolerance: 2e-3,
     record(rt) {
       const [x16, x32] = pair(rt, values(rows * k, 4), [rows, k]);
       const [w16, w32] = pair(rt, values(n * k, 5), [n, k]);
       const [b16, b32] = pair(rt, values(n, 6), [n]);
-      const variant = chooseVariant(rt, linearProblem(rt, x16, w16, { bias: b16 }));
+      const variant = tweaked(chooseVariant(rt, linearProblem(rt, x16, w16, { bias: b16 })), tweak);
       const fast = linear(rt, x16, w16, { bias: b16, activation: 'gelu', variant });
       const reference = linear(rt, x32, w32, { bias: b32, activation: 'gelu' });
       return { fast, reference, variant: variantName(variant) };
@@ -109,14 +118,14 @@ function linearCheck(rows: number, k: number, n: number): Check {
   };
 }
 
-function matmulCheck(m: number, k: number, n: number): Check {
+function matmulCheck(m: number, k: number, n: number, tweak?: MatrixTweak): Check {
   return {
-    name: `matmul ${m}x${k}x${n}`,
+    name: `matmul ${m}x${k}x${n}${tweakName(tweak)}`,
     tolerance: 2e-3,
     record(rt) {
       const [a16, a32] = pair(rt, values(m * k, 7), [m, k]);
       const [b16, b32] = pair(rt, values(k * n, 8), [k, n]);
-      const variant = chooseVariant(rt, matmulProblem(rt, a16, b16));
+      const variant = tweaked(chooseVariant(rt, matmulProblem(rt, a16, b16)), tweak);
       return { fast: matmul(rt, a16, b16, { variant }), reference: matmul(rt, a32, b32), variant: variantName(variant) };
     },
   };
@@ -175,6 +184,8 @@ const CHECKS: Check[] = [
   matmulCheck(517, 320, 1280),
   matmulCheck(512, 512, 512),
   matmulCheck(4096, 1024, 4096),
+  matmulCheck(4096, 1024, 4096, { bk: 32, results: 'memory' }),
+  linearCheck(8192, 320, 1280, { results: 'memory' }),
   linearCheck(128, 1280, 1280),
   convCheck(2, 320, 320, 32, 3, 1),
   convCheck(2, 1280, 1280, 8, 3, 1),

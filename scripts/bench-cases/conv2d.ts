@@ -70,6 +70,8 @@ const SPLIT_TILES: readonly SweepEntry[] = [
   ['tc', 4, 4, 2, 2, 16, { splitK: 5 }],
   ['tc', 2, 4, 2, 2, 32, { splitK: 2 }],
   ['tc', 4, 2, 2, 2, 32, { splitK: 2 }],
+  ['tc', 2, 4, 2, 2, 32, { splitK: 2, results: 'memory' }],
+  ['tc', 2, 2, 2, 2, 32, { splitK: 2, results: 'memory' }],
 ];
 
 export const conv2dSweepCases: BenchCase[] = [

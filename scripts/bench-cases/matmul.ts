@@ -72,6 +72,7 @@ export function matrixPick(kind: MatrixVariant['kind'], sgM: number, sgN: number
 export interface SweepExtra {
   readonly groupM?: number;
   readonly splitK?: number;
+  readonly results?: 'workgroup' | 'memory';
 }
 
 export type SweepEntry = readonly [MatrixVariant['kind'], number, number, number, number, number, SweepExtra?];
@@ -79,7 +80,7 @@ export type SweepEntry = readonly [MatrixVariant['kind'], number, number, number
 /**
  * Tile shapes tried by `--filter gemm-sweep` (also used by the conv sweep). More than 2x2
  * fragments per subgroup ran 2-4x slower on the H100 (Nov 2026), so the sweep varies the
- * subgroups per workgroup, K step and launch order around 2x2.
+ * subgroups per workgroup, K step, launch order and where results go around 2x2.
  */
 export const MATRIX_SWEEP: readonly SweepEntry[] = [
   ['tc', 2, 2, 2, 2, 32],
@@ -92,6 +93,12 @@ export const MATRIX_SWEEP: readonly SweepEntry[] = [
   ['tc', 4, 4, 2, 2, 16, { groupM: 8 }],
   ['tc', 4, 4, 2, 2, 16, { groupM: 16 }],
   ['tc', 2, 2, 4, 2, 32],
+  // Results through memory (interior shapes only): the freed workgroup memory buys deeper K steps.
+  ['tc', 4, 4, 2, 2, 32, { results: 'memory' }],
+  ['tc', 4, 4, 2, 2, 32, { results: 'memory', groupM: 8 }],
+  ['tc', 2, 4, 2, 2, 32, { results: 'memory' }],
+  ['tc', 2, 2, 2, 2, 64, { results: 'memory' }],
+  ['tc', 2, 2, 2, 2, 32, { results: 'memory' }],
 ];
 
 // `--filter gemm-sweep`: the headline GEMM and the first-level linear under each tile shape.

@@ -236,13 +236,19 @@ t.test('the staged tensor-core core matches a TS reference with emulated fragmen
   const frag = { componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 };
   const square: GemmVariant = { kind: 'tc', sgM: 2, sgN: 2, fm: 2, fn: 2, bk: 32, frag, emulated: true };
   const banded: GemmVariant = { kind: 'tc', sgM: 4, sgN: 2, fm: 1, fn: 2, bk: 16, frag, emulated: true, groupM: 2, splitK: 3 };
+  // Results stored straight to memory: read back through the epilogue, or left for the split-K sum.
+  const viaMemory: GemmVariant = { ...square, results: 'memory' };
+  const splitViaMemory: GemmVariant = { ...banded, results: 'memory' };
   // Odd shapes through the bounds checks (nk: B along K); a tile-aligned one through the interior path.
   await checkFullLinear(t, rt, [37, 70, 45], 'f16', 'gelu', 21, square);
   await checkFullLinear(t, rt, [128, 64, 128], 'f16', 'silu', 22, square);
+  await checkFullLinear(t, rt, [128, 64, 128], 'f16', 'silu', 22, viaMemory);
   for (const [v, [batch, m, k, n]] of [
     [square, [1, 130, 77, 131]],
     [square, [2, 128, 64, 64]],
     [banded, [2, 70, 96, 132]],
+    [viaMemory, [2, 64, 128, 128]],
+    [splitViaMemory, [2, 128, 96, 64]],
   ] as const) {
     const a = inputs(batch * m * k, 23, 'f16');
     const b = inputs(batch * k * n, 24, 'f16');
@@ -253,6 +259,7 @@ t.test('the staged tensor-core core matches a TS reference with emulated fragmen
   }
   rt.tidy(() => {
     t.throws(() => matmul(rt, rt.zeros([4, 4], 'f16'), rt.zeros([4, 4], 'f16'), { variant: { ...square, kind: 'tc-direct' } }), /only the staged core/);
+    t.throws(() => matmul(rt, rt.zeros([64, 60], 'f16'), rt.zeros([60, 64], 'f16'), { variant: viaMemory }), /whole interior tiles/);
   });
 });
 
