@@ -204,8 +204,17 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
     const wide = mk(4, 2, 2, 2, 32);
     const square = mk(2, 2, 2, 2, 32);
     const large = mk(4, 4, 2, 2, 16);
+    // The 'gemm-memory' candidate (runtime/candidates.ts): K steps of 32 in the workgroup memory
+    // that results through memory free; it refuses shapes that are not interior.
+    const largeViaMemory: MatrixVariant[] = rt.candidates.has('gemm-memory') ? [{ ...mk(4, 4, 2, 2, 32), results: 'memory' }] : [];
     const candidates =
-      p.mode === 'conv' ? (p.m >= 256 && groups(wide) >= 256 ? [wide, square] : [square]) : groups(large) >= BUSY_GROUPS ? [large, square] : [square];
+      p.mode === 'conv'
+        ? p.m >= 256 && groups(wide) >= 256
+          ? [wide, square]
+          : [square]
+        : groups(large) >= BUSY_GROUPS
+          ? [...largeViaMemory, large, square]
+          : [square];
     const pick = candidates.find((v) => variantProblem(rt, p, v) === null);
     if (pick) return withSplit(rt, p, pick, groups(pick));
   }

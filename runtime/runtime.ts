@@ -1,7 +1,8 @@
 import { BufferPool } from './pool.js';
 import { Tensor, type TensorOwner } from './tensor.js';
 import { bytesPerElement, elementCount, formatShape, type DType, type FloatDType } from './dtype.js';
-import { createGpu, type Gpu, type GpuFeatures, type GpuOptions } from './gpu.js';
+import { createGpu, describeGpu, type Gpu, type GpuFeatures, type GpuOptions } from './gpu.js';
+import { CANDIDATES_ENV, parseCandidates, type KernelCandidate } from './candidates.js';
 import { fromF16Array, toF16Array } from './half.js';
 import type { Uniforms } from './uniforms.js';
 import { KernelProfiler, type KernelTime } from './profiler.js';
@@ -40,6 +41,11 @@ interface UniformChunk {
  * open compute pass; nothing reaches the GPU until flush(), so a whole U-Net pass is one command
  * buffer and the CPU never waits inside the denoising loop.
  */
+export interface RuntimeOptions extends GpuOptions {
+  /** Kernel candidates to switch on (see candidates.ts); default: WEBGPU_DIFFUSION_CANDIDATES. */
+  readonly candidates?: readonly KernelCandidate[];
+}
+
 export class Runtime implements TensorOwner {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
@@ -57,7 +63,11 @@ export class Runtime implements TensorOwner {
   private profiler: KernelProfiler | null = null;
   private readonly bindGroups: BindGroupCache;
 
-  private constructor(readonly gpu: Gpu) {
+  private constructor(
+    readonly gpu: Gpu,
+    /** Kernel candidates switched on for this runtime (candidates.ts). */
+    readonly candidates: ReadonlySet<KernelCandidate>,
+  ) {
     this.device = gpu.device;
     this.features = gpu.features;
     this.pool = new BufferPool(this.device);
@@ -67,8 +77,16 @@ export class Runtime implements TensorOwner {
     });
   }
 
-  static async create(options: GpuOptions = {}): Promise<Runtime> {
-    return new Runtime(await createGpu(options));
+  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    // Checked before the device exists, so a misspelt candidate fails at once.
+    const candidates = options.candidates ? parseCandidates(options.candidates, 'candidates') : parseCandidates(process.env[CANDIDATES_ENV]);
+    return new Runtime(await createGpu(options), candidates);
+  }
+
+  /** The device line scripts print, with the kernel candidates switched on, if any. */
+  describe(): string {
+    const on = [...this.candidates];
+    return describeGpu(this.gpu) + (on.length ? `; kernel candidates: ${on.join(', ')}` : '');
   }
 
   /** Storage dtype for activations: f16 where the device has it, unless asked otherwise. */

@@ -1,6 +1,5 @@
 // Kernel microbenchmarks: time, TFLOP/s or GB/s, and the fraction of the device's peak.
 import { Runtime } from '../runtime/runtime.js';
-import { describeGpu } from '../runtime/gpu.js';
 import { timeGpu } from '../runtime/timing.js';
 import { allCases } from './bench-cases/index.js';
 import { Cli, runScript, UsageError } from './cli.js';
@@ -32,7 +31,7 @@ const PEAKS: { match: RegExp; peak: Peak }[] = [
 
 await runScript(cli, async ({ values: args }) => {
   const rt = await Runtime.create({ plain: args.plain });
-  const device = describeGpu(rt.gpu);
+  const device = rt.describe();
   const peak = PEAKS.find((p) => p.match.test(`${rt.gpu.adapterInfo.description} ${rt.gpu.adapterInfo.device}`))?.peak;
   if (!args.json) console.log(`# ${device}${peak ? `\n# peaks (${peak.name}): f16 ${peak.f16Tflops} TFLOP/s, f32 ${peak.f32Tflops} TFLOP/s, ${peak.gbPerS} GB/s` : ''}`);
 

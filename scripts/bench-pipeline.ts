@@ -3,7 +3,6 @@
 // loop is timed by running the same scheduler alone on tensors of the same size, and --profile
 // instead syncs after every U-Net pass and scheduler step (exact split, a little slower overall).
 import { Runtime } from '../runtime/runtime.js';
-import { describeGpu } from '../runtime/gpu.js';
 import { StableDiffusion, type GenerateOptions, type GenerationResult } from '../pipeline/stable-diffusion.js';
 import { TorchGenerator } from '../pipeline/torch-generator.js';
 import { ProgressReporter } from '../pipeline/progress.js';
@@ -76,7 +75,7 @@ await runScript(cli, async ({ values }) => {
       profile: values.profile,
     };
     const settings = sd.resolve(options);
-    log(`${describeGpu(runtime.gpu)}\nmodel ${sd.info.path} (${sd.dtype}, VAE ${sd.info.vaeDType}), loaded in ${loadS.toFixed(2)} s`);
+    log(`${runtime.describe()}\nmodel ${sd.info.path} (${sd.dtype}, VAE ${sd.info.vaeDType}), loaded in ${loadS.toFixed(2)} s`);
     log(`${settings.n} image(s) ${settings.width}x${settings.height}, ${settings.steps} ${settings.scheduler} steps, guidance ${settings.guidanceScale}, merge ${values.merge}`);
 
     for (let i = 0; i < values.warmup; i++) {
@@ -111,7 +110,7 @@ await runScript(cli, async ({ values }) => {
     const rssBytes = process.resourceUsage().maxRSS * 1024;
     const pool = runtime.pool.stats();
     const report = {
-      device: describeGpu(runtime.gpu),
+      device: runtime.describe(),
       model: sd.info.path,
       dtype: sd.dtype,
       vaeDType: sd.info.vaeDType,

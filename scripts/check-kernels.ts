@@ -3,7 +3,6 @@
 // which has no subgroup matrices, so this is how the tensor-core variants get verified on a GPU.
 import { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { describeGpu } from '../runtime/gpu.js';
 import { roundToF16 } from '../runtime/half.js';
 import { attentionProblem, attentionVariantName, attentionWith, chooseAttentionVariant, portableVariant, type AttentionOptions } from '../kernels/attention.js';
 import { linear, linearProblem, matmul, matmulProblem } from '../kernels/matmul.js';
@@ -199,7 +198,7 @@ const CHECKS: Check[] = [
 await runScript(cli, async ({ values: args }) => {
   const rt = await Runtime.create();
   try {
-    console.log(`# ${describeGpu(rt.gpu)}`);
+    console.log(`# ${rt.describe()}`);
     if (!rt.features.f16) throw new ScriptError('this device has no shader-f16: there is no fast path to check');
     const checks = CHECKS.filter((c) => args.filter.length === 0 || args.filter.some((f) => c.name.includes(f)));
     if (checks.length === 0) throw new ScriptError('no check matches the filter');

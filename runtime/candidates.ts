@@ -1,0 +1,29 @@
+// Kernel variants that sweeps found promising but that are not yet chosen by default (see
+// kernels/TUNING.md). Switching them on for a whole process, with WEBGPU_DIFFUSION_CANDIDATES or
+// RuntimeOptions.candidates, lets one device call time the whole pipeline with and without them.
+
+/**
+ * - 'attention-ring': the tensor-core attention stages K/V through two buffers, two workgroup
+ *   barriers per key block instead of four (kernels/attention.ts);
+ * - 'gemm-memory': large tensor-core GEMMs store their results through memory and stage K steps
+ *   of 32 on 128x128 tiles (kernels/gemm.ts).
+ */
+export const KERNEL_CANDIDATES = ['attention-ring', 'gemm-memory'] as const;
+export type KernelCandidate = (typeof KERNEL_CANDIDATES)[number];
+
+export const CANDIDATES_ENV = 'WEBGPU_DIFFUSION_CANDIDATES';
+
+/** Candidates from a comma-separated list or an array; an unknown name is an error that lists the known ones. */
+export function parseCandidates(list: string | readonly string[] | undefined, source = CANDIDATES_ENV): ReadonlySet<KernelCandidate> {
+  const names = typeof list === 'string' ? list.split(',') : (list ?? []);
+  const out = new Set<KernelCandidate>();
+  for (const raw of names) {
+    const name = raw.trim();
+    if (name === '') continue;
+    if (!(KERNEL_CANDIDATES as readonly string[]).includes(name)) {
+      throw new Error(`${source}: unknown kernel candidate '${name}' (known: ${KERNEL_CANDIDATES.join(', ')})`);
+    }
+    out.add(name as KernelCandidate);
+  }
+  return out;
+}
