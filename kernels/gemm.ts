@@ -300,9 +300,9 @@ function splitOf(v: GemmVariant): number {
 /** The second pass of a split-K GEMM (gemm-reduce.wgsl) for this problem's layout. */
 function reducePipeline(rt: Runtime, p: GemmProblem, split: number): GPUComputePipeline {
   const consts = { MODE: MODE_CODE[p.mode], KH: p.conv?.kernel ?? 1, KW: p.conv?.kernel ?? 1, UNROLL: false, SPLIT_K: split, ...alignment(p) };
-  const code = specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-reduce.wgsl'), { dtype: p.a.dtype, consts });
   const { A_VEC, B_VEC, OUT_VEC } = consts;
-  return rt.pipeline(`${p.label} split-K sum ${p.a.dtype} ${p.mode} a${+A_VEC}b${+B_VEC}o${+OUT_VEC} x${split}`, code);
+  const key = `${p.label} split-K sum ${p.a.dtype} ${p.mode}${p.conv ? p.conv.kernel : ''} a${+A_VEC}b${+B_VEC}o${+OUT_VEC} x${split}`;
+  return rt.pipeline(key, () => specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-reduce.wgsl'), { dtype: p.a.dtype, consts }));
 }
 
 /** Which operands may be read and written four aligned elements at a time (see gemm-io.wgsl). */
@@ -329,24 +329,15 @@ function vec4Binding(t: Tensor): GPUBufferBinding {
   return { buffer: t.buffer, offset: 0, size: Math.min(t.buffer.size, Math.ceil(t.byteLength / 16) * 16) };
 }
 
-const pipelines = new WeakMap<Runtime, Map<string, GPUComputePipeline>>();
-
 /**
  * The compiled kernel for a problem's layout and a variant. Generating the unrolled WGSL takes
- * milliseconds, so it happens once per key, not once per call (a U-Net step makes hundreds).
+ * milliseconds, so the key names everything the source depends on and the source is built only
+ * on a cache miss (Runtime.pipeline with a source function), not once per call.
  */
 function pipelineFor(rt: Runtime, p: GemmProblem, v: GemmVariant): GPUComputePipeline {
   const { A_VEC, B_VEC, OUT_VEC } = alignment(p);
   const layout = `${p.mode}${p.conv ? p.conv.kernel : ''} a${+A_VEC}b${+B_VEC}o${+OUT_VEC}i${+interior(p, v)}`;
-  const key = `${p.label} ${p.a.dtype} ${layout} ${variantName(v)}`;
-  let cache = pipelines.get(rt);
-  if (!cache) pipelines.set(rt, (cache = new Map()));
-  let pipeline = cache.get(key);
-  if (!pipeline) {
-    pipeline = rt.pipeline(key, kernelCode(rt, p, v));
-    cache.set(key, pipeline);
-  }
-  return pipeline;
+  return rt.pipeline(`${p.label} ${p.a.dtype} ${layout} ${variantName(v)}`, () => kernelCode(rt, p, v));
 }
 
 const standIns = new WeakMap<Runtime, { input: Tensor; partials: Tensor }>();
