@@ -81,9 +81,14 @@ fn gemm_begin(batch: u32) {
 }
 
 /** Partial sums of K slice `slice` of matrix `batch` (of `batches`) go to its own [M, N] plane. */
+/** Where K slice `slice` of batch matrix `batch` keeps its f32 partial sums (M x N each). */
+fn partial_plane(slice: u32, batch: u32, batches: u32) -> u32 {
+  return (slice * batches + batch) * p.m * p.n;
+}
+
 fn gemm_begin_slice(batch: u32, slice: u32, batches: u32) {
   gemm_begin(batch);
-  partial_base = (slice * batches + batch) * p.m * p.n;
+  partial_base = partial_plane(slice, batch, batches);
 }
 
 /** C[m, n..n+3] of this K slice, before the epilogue (n a multiple of 4). */

@@ -15,7 +15,7 @@ fn main(
   gemm_begin(wid.z);
   var sum = vec4<f32>(0.0);
   for (var s = 0u; s < SPLIT_K; s++) {
-    sum += partials[(((s * grid.z + wid.z) * p.m + m) * p.n + n) >> 2u];
+    sum += partials[(partial_plane(s, wid.z, grid.z) + m * p.n + n) >> 2u];
   }
   store4(m, n, sum);
 }

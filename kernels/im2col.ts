@@ -16,21 +16,28 @@ export interface ConvWindow {
   readonly padLeft: number;
 }
 
+/** Output pixels one invocation writes: 4 (one wide store) wherever Ho·Wo allows, else 1. */
+export type Im2colPacket = 1 | 4;
+
 /**
  * x [B, Cin, H, W] → its im2col matrices [B, Cin·k·k, Ho·Wo], so a convolution becomes a plain
  * batched GEMM weight [Cout, Cin·k·k] · cols[b]. The caller has checked x against the window.
+ * `packet` forces the pixels per invocation (benchmarks, tests).
  */
-export function im2col(rt: Runtime, x: Tensor, window: ConvWindow): Tensor {
+export function im2col(rt: Runtime, x: Tensor, window: ConvWindow, packet?: Im2colPacket): Tensor {
   const { cin, h, w, ho, wo, kernel, stride, padTop, padLeft } = window;
   const images = x.shape[0]!;
   const k = cin * kernel * kernel;
   const pixels = ho * wo;
+  const per = packet ?? (pixels % 4 === 0 ? 4 : 1);
+  if (pixels % per) throw new Error(`im2col: ${per} pixels per store need Ho·Wo (${pixels}) to be a multiple of ${per}`);
   const out = rt.empty([images, k, pixels], x.dtype);
+  const code = () => specialize(kernelSource('im2col.wgsl') + kernelSource(`im2col-store${per}.wgsl`), { dtype: x.dtype, consts: { KH: kernel, KW: kernel, PER: per } });
   rt.dispatch({
-    pipeline: rt.pipeline(`im2col${kernel}_${x.dtype}`, () => specialize(kernelSource('im2col.wgsl'), { dtype: x.dtype, consts: { KH: kernel, KW: kernel } })),
+    pipeline: rt.pipeline(`im2col${kernel} x${per} ${x.dtype}`, code),
     uniforms: new Uniforms().u32(k, pixels, wo, h, w, stride, padTop, padLeft, cin),
     bindings: [x, out],
-    workgroups: [Math.ceil(pixels / 256), k, images],
+    workgroups: [Math.ceil(pixels / (256 * per)), k, images],
   });
   return out;
 }

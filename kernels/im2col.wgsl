@@ -1,7 +1,9 @@
 // The im2col matrix of an NCHW image batch, per image [Cin·KH·KW, Ho·Wo]: row k = (ci, ky, kx),
-// column = output pixel, zero where the kernel tap falls in the padding. Consecutive invocations
-// write consecutive pixels of one row, so the writes coalesce and the reads walk input rows.
-// Expects from the prelude: T, KH, KW.
+// column = output pixel, zero where the kernel tap falls in the padding. Each invocation writes
+// PER consecutive pixels of one row (4 where Ho·Wo is a multiple of 4, as one 8- or 16-byte
+// store), so the writes coalesce and the reads walk input rows.
+// Followed by im2col-store1.wgsl or im2col-store4.wgsl (the output binding and store_pixels).
+// Expects from the prelude: T, KH, KW, PER.
 
 struct Params {
   k: u32,         // Cin·KH·KW
@@ -17,26 +19,35 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<T>;
-@group(0) @binding(2) var<storage, read_write> out: array<T>;
 
-// Grid (pixels / 256, K, images): the row and image come from the workgroup id, so the only
-// division by a run-time value is the pixel's row (divisions cost tens of instructions here).
+// Grid (pixels / (256·PER), K, images): the row and image come from the workgroup id, so the only
+// division by a run-time value is the first pixel's row (divisions cost tens of instructions here).
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let pixel = wid.x * 256u + li;
-  if (pixel >= p.pixels) { return; }
+  let first = (wid.x * 256u + li) * PER;
+  if (first >= p.pixels) { return; }
   let k = wid.y;
   let image = wid.z;
   let ci = k / (KH * KW);
   let tap = k % (KH * KW);
-  let oy = pixel / p.wo;
-  let ox = pixel - oy * p.wo;
-  // Negative coordinates wrap to huge unsigned values, so one compare per axis tests both ends.
-  let iy = oy * p.stride + tap / KW - p.pad_top;
-  let ix = ox * p.stride + tap % KW - p.pad_left;
-  var v = T(0.0);
-  if (iy < p.h && ix < p.w) {
-    v = src[((image * p.cin + ci) * p.h + iy) * p.w + ix];
+  let plane = (image * p.cin + ci) * p.h;
+  var oy = first / p.wo;
+  var ox = first - oy * p.wo;
+  var v: array<T, PER>;
+  for (var j = 0u; j < PER; j++) {
+    // Negative coordinates wrap to huge unsigned values, so one compare per axis tests both ends.
+    let iy = oy * p.stride + tap / KW - p.pad_top;
+    let ix = ox * p.stride + tap % KW - p.pad_left;
+    v[j] = T(0.0);
+    if (iy < p.h && ix < p.w) {
+      v[j] = src[(plane + iy) * p.w + ix];
+    }
+    // A packet may run past the end of an output row (Ho·Wo, not Wo, is the multiple of 4).
+    ox += 1u;
+    if (ox == p.wo) {
+      ox = 0u;
+      oy += 1u;
+    }
   }
-  out[(image * p.k + k) * p.pixels + pixel] = v;
+  store_pixels((image * p.k + k) * p.pixels + first, v);
 }

@@ -1,4 +1,4 @@
-import type { BenchCase } from './case.js';
+import { randomTensor, type BenchCase } from './case.js';
 import { add } from '../../kernels/binary.js';
 import type { DType } from '../../runtime/dtype.js';
 
@@ -15,8 +15,8 @@ export const binaryCases: BenchCase[] = shapes.flatMap((shape) =>
       flops: 0,
       bytes: 3 * n * size,
       setup(rt) {
-        const a = rt.zeros(shape, dtype);
-        const b = rt.zeros(shape, dtype);
+        const a = randomTensor(rt, shape, dtype, 1);
+        const b = randomTensor(rt, shape, dtype, 2);
         const out = rt.empty(shape, dtype);
         return {
           run: () => void add(rt, a, b, {}, out),

@@ -1,7 +1,7 @@
 import { randomTensor, type BenchCase } from './case.js';
 import { MATRIX_SWEEP, matrixPick, type SweepEntry, type VariantPick } from './matmul.js';
 import { conv2d, conv2dVariant, type ConvLowering } from '../../kernels/conv2d.js';
-import { im2col } from '../../kernels/im2col.js';
+import { im2col, type Im2colPacket } from '../../kernels/im2col.js';
 import type { DType } from '../../runtime/dtype.js';
 
 /** conv2d 3x3 (pad 1) or 1x1 over x [batch, cin, size, size] with bias, as the U-Net's resnets run it. */
@@ -39,11 +39,14 @@ export function conv2dCase(
   };
 }
 
-/** The im2col pass of a 3x3 pad-1 conv alone: how much of the lowered conv's time it takes. */
-function im2colCase(batch: number, cin: number, size: number, dtype: DType): BenchCase {
+/**
+ * The im2col pass of a 3x3 pad-1 conv alone, one or four pixels per store: how much of the lowered
+ * conv's time it takes.
+ */
+function im2colCase(batch: number, cin: number, size: number, dtype: DType, packet: Im2colPacket): BenchCase {
   const elements = batch * cin * 9 * size * size;
   return {
-    name: `im2col3x3 ${cin} ${size}x${size} b${batch}`,
+    name: `im2col3x3 ${cin} ${size}x${size} b${batch} x${packet}`,
     kernel: 'im2col',
     dtype,
     flops: 0,
@@ -51,7 +54,7 @@ function im2colCase(batch: number, cin: number, size: number, dtype: DType): Ben
     setup(rt) {
       const x = randomTensor(rt, [batch, cin, size, size], dtype, 1);
       const window = { cin, h: size, w: size, ho: size, wo: size, kernel: 3, stride: 1, padTop: 1, padLeft: 1 } as const;
-      return { run: () => im2col(rt, x, window).dispose(), dispose: () => x.dispose() };
+      return { run: () => im2col(rt, x, window, packet).dispose(), dispose: () => x.dispose() };
     },
   };
 }
@@ -72,6 +75,9 @@ const SPLIT_TILES: readonly SweepEntry[] = [
   ['tc', 4, 2, 2, 2, 32, { splitK: 2 }],
   ['tc', 2, 4, 2, 2, 32, { splitK: 2, results: 'memory' }],
   ['tc', 2, 2, 2, 2, 32, { splitK: 2, results: 'memory' }],
+  // 64x64 tiles give the bar conv 640 workgroups, about five per SM: more slices, more in flight
+  ['tc', 2, 2, 2, 2, 32, { splitK: 2 }],
+  ['tc', 2, 2, 2, 2, 32, { splitK: 3 }],
 ];
 
 export const conv2dSweepCases: BenchCase[] = [
@@ -94,5 +100,5 @@ export const conv2dSweepCases: BenchCase[] = [
     [640, 16],
     [1280, 16],
   ].map(([channels, size]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16'), kernel: 'conv-sweep' })),
-  { ...im2colCase(2, 320, 64, 'f16'), kernel: 'conv-sweep' },
+  ...([1, 4] as const).map((packet) => ({ ...im2colCase(2, 320, 64, 'f16', packet), kernel: 'conv-sweep' })),
 ];

@@ -1,4 +1,4 @@
-import type { BenchCase } from './case.js';
+import { randomTensor, type BenchCase } from './case.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import type { DType } from '../../runtime/dtype.js';
@@ -32,7 +32,7 @@ const specs: Spec[] = [
     elementsMoved: 2 * count([2, 320, 64, 64]),
     reduces: true,
     make(rt, dtype) {
-      const [x, g, b, out] = [rt.zeros([2, 320, 64, 64], dtype), rt.zeros([320], dtype), rt.zeros([320], dtype), rt.empty([2, 320, 64, 64], dtype)];
+      const [x, g, b, out] = [randomTensor(rt, [2, 320, 64, 64], dtype, 1), randomTensor(rt, [320], dtype, 2), randomTensor(rt, [320], dtype, 3), rt.empty([2, 320, 64, 64], dtype)];
       return { run: () => void groupNorm(rt, x, g, b, { groups: 32, eps: 1e-5, silu: true, out }), tensors: [x, g, b, out] };
     },
   },
@@ -42,7 +42,7 @@ const specs: Spec[] = [
     elementsMoved: 2 * count([2, 4096, 320]),
     reduces: true,
     make(rt, dtype) {
-      const [x, g, b, out] = [rt.zeros([2, 4096, 320], dtype), rt.zeros([320], dtype), rt.zeros([320], dtype), rt.empty([2, 4096, 320], dtype)];
+      const [x, g, b, out] = [randomTensor(rt, [2, 4096, 320], dtype, 1), randomTensor(rt, [320], dtype, 2), randomTensor(rt, [320], dtype, 3), rt.empty([2, 4096, 320], dtype)];
       return { run: () => void layerNorm(rt, x, g, b, { eps: 1e-5, out }), tensors: [x, g, b, out] };
     },
   },
@@ -52,7 +52,7 @@ const specs: Spec[] = [
     elementsMoved: 2 * count([16, 4096, 77]),
     reduces: true,
     make(rt, dtype) {
-      const [x, out] = [rt.zeros([16, 4096, 77], dtype), rt.empty([16, 4096, 77], dtype)];
+      const [x, out] = [randomTensor(rt, [16, 4096, 77], dtype, 1), rt.empty([16, 4096, 77], dtype)];
       return { run: () => void softmax(rt, x, { scale: 0.125, out }), tensors: [x, out] };
     },
   },
@@ -61,7 +61,7 @@ const specs: Spec[] = [
     kernel: 'geglu',
     elementsMoved: count([2, 4096, 2560]) * 1.5,
     make(rt, dtype) {
-      const [x, out] = [rt.zeros([2, 4096, 2560], dtype), rt.empty([2, 4096, 1280], dtype)];
+      const [x, out] = [randomTensor(rt, [2, 4096, 2560], dtype, 1), rt.empty([2, 4096, 1280], dtype)];
       return { run: () => void geglu(rt, x, out), tensors: [x, out] };
     },
   },
@@ -70,7 +70,7 @@ const specs: Spec[] = [
     kernel: 'resample',
     elementsMoved: count([2, 1280, 16, 16]) * 5,
     make(rt, dtype) {
-      const [x, out] = [rt.zeros([2, 1280, 16, 16], dtype), rt.empty([2, 1280, 32, 32], dtype)];
+      const [x, out] = [randomTensor(rt, [2, 1280, 16, 16], dtype, 1), rt.empty([2, 1280, 32, 32], dtype)];
       return { run: () => void upsampleNearest2x(rt, x, out), tensors: [x, out] };
     },
   },
@@ -79,7 +79,7 @@ const specs: Spec[] = [
     kernel: 'concat',
     elementsMoved: 2 * count([2, 960, 32, 32]),
     make(rt, dtype) {
-      const [a, b, out] = [rt.zeros([2, 640, 32, 32], dtype), rt.zeros([2, 320, 32, 32], dtype), rt.empty([2, 960, 32, 32], dtype)];
+      const [a, b, out] = [randomTensor(rt, [2, 640, 32, 32], dtype, 1), randomTensor(rt, [2, 320, 32, 32], dtype, 2), rt.empty([2, 960, 32, 32], dtype)];
       return { run: () => void concatChannels(rt, a, b, out), tensors: [a, b, out] };
     },
   },
@@ -88,7 +88,7 @@ const specs: Spec[] = [
     kernel: 'layout',
     elementsMoved: 2 * count([2, 320, 64, 64]),
     make(rt, dtype) {
-      const [x, out] = [rt.zeros([2, 320, 64, 64], dtype), rt.empty([2, 4096, 320], dtype)];
+      const [x, out] = [randomTensor(rt, [2, 320, 64, 64], dtype, 1), rt.empty([2, 4096, 320], dtype)];
       return { run: () => void nchwToTokens(rt, x, out), tensors: [x, out] };
     },
   },

@@ -4,7 +4,7 @@ import { testRuntime } from '../support/runtime.js';
 import { KERNEL_TOLERANCE, maxRelError, seededValues } from '../support/compare.js';
 import { roundToF16 } from '../../runtime/half.js';
 import { conv2d, type ConvLowering } from '../../kernels/conv2d.js';
-import { im2col } from '../../kernels/im2col.js';
+import { im2col, type ConvWindow, type Im2colPacket } from '../../kernels/im2col.js';
 import { matrixFragment, variantName, type GemmVariant } from '../../kernels/gemm.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { DType } from '../../runtime/dtype.js';
@@ -154,26 +154,51 @@ t.test('conv2d through the staged tensor-core core with emulated fragments', { t
   }
 });
 
-t.test('im2col lays out each tap as a row of output pixels', async (t) => {
-  const rt = await testRuntime();
-  const [batch, cin, h, w] = [2, 3, 5, 4];
-  const x = seededValues(batch * cin * h * w, 5);
-  // 3x3, stride 2, padding (top 1, left 0): ho = (5 + 1 + 1 - 3) / 2 + 1 = 3, wo = (4 + 0 + 1 - 3) / 2 + 1 = 2
-  const window = { cin, h, w, ho: 3, wo: 2, kernel: 3, stride: 2, padTop: 1, padLeft: 0 } as const;
+/** The im2col matrices of x [batch, cin, h, w] for a 3x3 window, as the kernel lays them out. */
+function refIm2col(x: Float32Array, batch: number, window: ConvWindow): number[] {
+  const { cin, h, w, ho, wo, stride, padTop, padLeft } = window;
   const want: number[] = [];
   for (let b = 0; b < batch; b++) {
     for (let ci = 0; ci < cin; ci++) {
       for (let tap = 0; tap < 9; tap++) {
-        for (let p = 0; p < window.ho * window.wo; p++) {
-          const iy = Math.floor(p / window.wo) * 2 + Math.floor(tap / 3) - 1;
-          const ix = (p % window.wo) * 2 + (tap % 3);
-          want.push(iy >= 0 && iy < h && ix < w ? x[((b * cin + ci) * h + iy) * w + ix]! : 0);
+        for (let p = 0; p < ho * wo; p++) {
+          const iy = Math.floor(p / wo) * stride + Math.floor(tap / 3) - padTop;
+          const ix = (p % wo) * stride + (tap % 3) - padLeft;
+          want.push(iy >= 0 && iy < h && ix >= 0 && ix < w ? x[((b * cin + ci) * h + iy) * w + ix]! : 0);
         }
       }
     }
   }
-  const got = await rt.read(rt.tidy(() => im2col(rt, rt.upload(x, [batch, cin, h, w]), window)));
-  t.same(Array.from(got), want);
+  return want;
+}
+
+t.test('im2col lays out each tap as a row of output pixels, one or four per store', async (t) => {
+  const rt = await testRuntime();
+  const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
+  const cases: { batch: number; h: number; w: number; window: ConvWindow; packets: Im2colPacket[] }[] = [
+    // 3x3, stride 2, padding (top 1, left 0): ho = (5 + 1 + 1 - 3) / 2 + 1 = 3, wo = (4 + 0 + 1 - 3) / 2 + 1 = 2
+    { batch: 2, h: 5, w: 4, window: { cin: 3, h: 5, w: 4, ho: 3, wo: 2, kernel: 3, stride: 2, padTop: 1, padLeft: 0 }, packets: [1] },
+    // 36 pixels in rows of 6: packets of four cross output rows (and the padding at both ends)
+    { batch: 2, h: 6, w: 6, window: { cin: 3, h: 6, w: 6, ho: 6, wo: 6, kernel: 3, stride: 1, padTop: 1, padLeft: 1 }, packets: [1, 4] },
+    // stride 2 with the VAE's (0, 1, 0, 1) padding: 4x2 outputs, two rows per packet
+    { batch: 1, h: 8, w: 4, window: { cin: 2, h: 8, w: 4, ho: 4, wo: 2, kernel: 3, stride: 2, padTop: 0, padLeft: 0 }, packets: [1, 4] },
+    // more than one workgroup of packets along a row: 32x40 = 1280 pixels
+    { batch: 1, h: 32, w: 40, window: { cin: 1, h: 32, w: 40, ho: 32, wo: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1 }, packets: [1, 4] },
+  ];
+  for (const dtype of dtypes) {
+    for (const c of cases) {
+      const x = inputs(c.batch * c.window.cin * c.h * c.w, 5, dtype);
+      const want = refIm2col(x, c.batch, c.window);
+      for (const packet of [undefined, ...c.packets]) {
+        const got = await rt.read(rt.tidy(() => im2col(rt, rt.upload(x, [c.batch, c.window.cin, c.h, c.w], dtype), c.window, packet)));
+        t.same(Array.from(got), want, `${dtype} ${c.batch}x${c.window.cin}x${c.h}x${c.w} s${c.window.stride} → ${c.window.ho}x${c.window.wo}, ${packet ?? 'default'} per store`);
+      }
+    }
+  }
+  rt.tidy(() => {
+    const window: ConvWindow = { cin: 1, h: 5, w: 3, ho: 5, wo: 3, kernel: 3, stride: 1, padTop: 1, padLeft: 1 };
+    t.throws(() => im2col(rt, rt.zeros([1, 1, 5, 3]), window, 4), /im2col: 4 pixels per store need Ho·Wo \(15\) to be a multiple of 4/);
+  });
 });
 
 t.test('conv2d refuses bad shapes with the shapes named', async (t) => {
