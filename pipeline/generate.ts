@@ -100,12 +100,14 @@ export async function denoise(job: DenoiseJob): Promise<Tensor> {
       throwIfAborted(signal);
       const t0 = performance.now();
       const current = latents;
-      const eps = rt.tidy(() => {
+      // Each evaluation records the same dispatches: iteration() keeps them on the same buffers,
+      // so they find their bind groups cached instead of creating hundreds per evaluation.
+      const eps = rt.iteration('denoise: U-Net', () => rt.tidy(() => {
         const input = scheduler.scaleModelInput(rt, current, i);
         const batch = guided ? duplicateBatch(rt, input) : input;
         const noise = unet.forward(batch, scheduler.timesteps[i]!, context, { step: i, hooks: job.hooks, guidance: guided ? 'cfg' : 'none' });
         return guided ? guide(rt, noise, job.guidanceScale, current.shape) : noise.dtype === 'f32' ? noise : cast(rt, noise, 'f32');
-      });
+      }));
       let next: Tensor;
       try {
         const recorded = performance.now() - t0;
@@ -114,7 +116,7 @@ export async function denoise(job: DenoiseJob): Promise<Tensor> {
           profile.unetMs += performance.now() - t0;
         }
         const t1 = performance.now();
-        next = rt.tidy(() => scheduler.step(rt, eps, i, current));
+        next = rt.iteration('denoise: scheduler step', () => rt.tidy(() => scheduler.step(rt, eps, i, current)));
         if (job.recording) job.recording.ms += recorded + performance.now() - t1;
         if (profile) {
           await rt.sync();

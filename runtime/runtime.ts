@@ -218,6 +218,23 @@ export class Runtime implements TensorOwner {
     return result;
   }
 
+  /**
+   * Runs one iteration of a loop that records the same work every time (a denoising step): its
+   * buffers are matched by position to the previous iteration of `label`, so its dispatches bind
+   * the same buffers and reuse their cached bind groups (BufferPool's replays). Not nested.
+   */
+  iteration<R>(label: string, fn: () => R): R {
+    this.pool.beginReplay(label);
+    let completed = false;
+    try {
+      const result = fn();
+      completed = true;
+      return result;
+    } finally {
+      this.pool.endReplay(completed);
+    }
+  }
+
   /** Takes a tensor out of the enclosing tidy scopes so it outlives them. */
   keep<T extends Tensor>(t: T): T {
     for (const s of this.scopes) s.delete(t);

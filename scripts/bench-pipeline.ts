@@ -40,6 +40,8 @@ interface RunFigures {
   readonly perImageS: number;
   /** Host milliseconds recording one U-Net evaluation (and its scheduler step). */
   readonly recordMsPerEvaluation: number;
+  /** Bind groups created per evaluation (whole generation): the rest were found in the cache. */
+  readonly bindGroupsPerEvaluation: number;
   readonly textS: number;
   readonly unetS: number;
   readonly schedulerS: number;
@@ -88,12 +90,14 @@ await runScript(cli, async ({ values }) => {
     let last: GenerationResult | null = null;
     for (let i = 0; i < values.runs; i++) {
       log(`run ${i + 1}/${values.runs}`);
+      const bindGroupsBefore = runtime.bindGroupsCreated;
       const r = await sd.generateWithStats({ ...options, onProgress: reporter?.update });
+      const bindGroups = runtime.bindGroupsCreated - bindGroupsBefore;
       const t = r.timings;
       const schedulerMs = t.schedulerMs ?? (await timeSchedulerAlone(runtime, settings.scheduler, settings.steps, sd.schedulerConfig, latentShape));
       const unetMs = t.unetMs ?? t.denoiseMs - schedulerMs;
       const n = r.images.length;
-      runs.push({ recordMsPerEvaluation: t.recordMs / r.evaluations, perImageS: t.totalMs / 1000 / n, textS: t.textMs / 1000 / n, unetS: unetMs / 1000 / n, schedulerS: schedulerMs / 1000 / n, decodeS: t.decodeMs / 1000 / n });
+      runs.push({ recordMsPerEvaluation: t.recordMs / r.evaluations, bindGroupsPerEvaluation: bindGroups / r.evaluations, perImageS: t.totalMs / 1000 / n, textS: t.textMs / 1000 / n, unetS: unetMs / 1000 / n, schedulerS: schedulerMs / 1000 / n, decodeS: t.decodeMs / 1000 / n });
       last = r;
     }
     const evaluations = last!.evaluations;
@@ -134,6 +138,7 @@ await runScript(cli, async ({ values }) => {
       },
       unetMsPerEvaluation: round(unetEvalMs),
       recordMsPerEvaluation: round(median((r) => r.recordMsPerEvaluation)),
+      bindGroupsPerEvaluation: round(median((r) => r.bindGroupsPerEvaluation)),
       unetGflopPerEvaluation: round(flops.total / 1e9),
       unetTflops: round(tflops),
       peakRssMiB: round(rssBytes / 2 ** 20),
@@ -151,7 +156,8 @@ await runScript(cli, async ({ values }) => {
       `  text ${s.text} s | U-Net ${s.unet} s | scheduler ${s.scheduler} s | decode ${s.decode} s   (median per image${values.profile ? ', profiled' : ''})`,
       `U-Net: ${report.unetMsPerEvaluation} ms per evaluation (batch ${(guided ? 2 : 1) * settings.n}, ${evaluations} evaluations), ` +
         `${report.unetGflopPerEvaluation} GFLOP each, ${report.unetTflops} TFLOP/s${options.merge ? ' (dense FLOPs: effective rate with merging)' : ''}`,
-      `host recording: ${report.recordMsPerEvaluation} ms per evaluation (overlaps the GPU; the loop is CPU-bound when it nears the U-Net time)`,
+      `host recording: ${report.recordMsPerEvaluation} ms per evaluation (overlaps the GPU; the loop is CPU-bound when it nears the U-Net time), ` +
+        `${report.bindGroupsPerEvaluation} bind groups created per evaluation`,
       `peak host RSS ${report.peakRssMiB} MiB, GPU pool peak ${report.gpuPoolPeakMiB} MiB`,
     ];
     if (kernels) lines.push(...kernelProfileLines(kernels, settings.n));
