@@ -82,6 +82,10 @@ export class CaToMePlugin implements AttentionPlugin<CaToMeBlockState> {
     this.splits = new GridPartitionCache(rt);
   }
 
+  evaluationKind(step: number): string {
+    return this.checkpoints.has(step) ? 'pairs recomputed' : 'pairs reused';
+  }
+
   createBlockState(): CaToMeBlockState {
     const state: CaToMeBlockState = { partition: null, ownsPartition: false, match: null, count: null, plan: null };
     this.states.add(state);

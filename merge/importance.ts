@@ -115,6 +115,11 @@ export class ImportancePlugin implements AttentionPlugin<undefined> {
     return this.guidance?.map ?? null;
   }
 
+  // The first evaluation of a run has no guidance map yet and merges as ToMe does.
+  evaluationKind(step: number): string {
+    return step === 0 ? 'ToMe before a guidance map' : 'ranked by guidance';
+  }
+
   planBlock(x: Tensor, call: BlockCall<undefined>): BlockPlan | undefined {
     const { place, evaluation } = call;
     const o = this.options;

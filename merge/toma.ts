@@ -107,6 +107,10 @@ export function createTomaPlugin(rt: Runtime, options: TomaOptions = {}): Attent
   };
 
   return {
+    // Every block recomputes at its first evaluation and then every recomputeInterval (runs of
+    // steps start at 0).
+    evaluationKind: (step) => (step % o.recomputeInterval === 0 ? 'assignment recomputed' : 'assignment reused'),
+
     createBlockState: (place) =>
       place.downsample <= o.maxDownsample ? { place, grid: null, assignment: null, computedAt: -1, computations: 0 } : null,
 

@@ -102,7 +102,8 @@ export async function denoise(job: DenoiseJob): Promise<Tensor> {
       const current = latents;
       // Each evaluation records the same dispatches: iteration() keeps them on the same buffers,
       // so they find their bind groups cached instead of creating hundreds per evaluation.
-      const eps = rt.iteration('denoise: U-Net', () => rt.tidy(() => {
+      const kind = job.hooks?.evaluationKind(i);
+      const eps = rt.iteration(kind ? `denoise: U-Net, ${kind}` : 'denoise: U-Net', () => rt.tidy(() => {
         const input = scheduler.scaleModelInput(rt, current, i);
         const batch = guided ? duplicateBatch(rt, input) : input;
         const noise = unet.forward(batch, scheduler.timesteps[i]!, context, { step: i, hooks: job.hooks, guidance: guided ? 'cfg' : 'none' });

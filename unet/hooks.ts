@@ -130,6 +130,13 @@ export interface BlockCall<State> {
 export interface AttentionPlugin<State = unknown> {
   /** Before the first block of an evaluation. */
   beginEvaluation?(evaluation: Evaluation): void;
+  /**
+   * For a plug-in whose work changes between evaluations (pairs recomputed at some, reused at
+   * others): a name for the kind of work evaluation `step` records. The denoising loop replays each
+   * kind on its own buffers (Runtime.iteration), so every kind finds its bind groups cached. A wrong
+   * guess costs host time only. Default: one kind.
+   */
+  evaluationKind?(step: number): string;
   /** The block's state, made once per hook session the first time the block runs. */
   createBlockState?(place: BlockPlace): State;
   /**
@@ -171,6 +178,11 @@ export class AttentionHooks<State = unknown> {
   /** The state of a block by its name, if it has run under this session. */
   stateOf(name: string): State | undefined {
     return this.states.get(name)?.state;
+  }
+
+  /** The plug-in's name for the work of evaluation `step` ('' unless it tells kinds apart). */
+  evaluationKind(step: number): string {
+    return this.plugin.evaluationKind?.(step) ?? '';
   }
 
   beginEvaluation(evaluation: Evaluation): void {
