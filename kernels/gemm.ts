@@ -226,16 +226,26 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
 const BUSY_GROUPS = 512;
 /** Split K only below this many workgroups: up to it, more slices cost more than they gain. */
 const SPLIT_BELOW = 320;
+/**
+ * With the 'gemm-split-warps' candidate, a grid with enough workgroups but fewer subgroups than
+ * this (about 32 per SM of an H100's 132) splits K too: the bar conv (320→320 at 64², batch 2) has
+ * 640 workgroups of 4 subgroups, 19 per SM.
+ */
+const SPLIT_BELOW_WARPS = 4096;
 /** Fewer K tiles per slice than this and the partial sums cost more than the slices gain. */
 const MIN_SLICE_TILES = 4;
 
 /**
  * v with its K split into the fewest slices that give SPLIT_BELOW workgroups (or the most
  * that keep MIN_SLICE_TILES each), where the tile grid alone gives fewer (deep U-Net levels: a
- * 1280-channel conv at 8x8 is 40 tiles).
+ * 1280-channel conv at 8x8 is 40 tiles); with the 'gemm-split-warps' candidate, grids with
+ * enough workgroups split until they have SPLIT_BELOW_WARPS subgroups.
  */
 function withSplit(rt: Runtime, p: GemmProblem, v: MatrixVariant, groups: number): MatrixVariant {
-  if (groups >= SPLIT_BELOW) return v;
+  const warps = groups * v.sgM * v.sgN;
+  const byWarps = rt.candidates.has('gemm-split-warps') && groups >= SPLIT_BELOW;
+  const busy = (slices: number) => (byWarps ? warps * slices >= SPLIT_BELOW_WARPS : groups * slices >= SPLIT_BELOW);
+  if (busy(1)) return v;
   const tiles = Math.ceil(p.k / v.bk);
   let best = v;
   for (let split = 2; tiles / split >= MIN_SLICE_TILES; split++) {
@@ -243,7 +253,7 @@ function withSplit(rt: Runtime, p: GemmProblem, v: MatrixVariant, groups: number
     const candidate = { ...v, splitK: split };
     if (variantProblem(rt, p, candidate) !== null) break;
     best = candidate;
-    if (groups * split >= SPLIT_BELOW) break;
+    if (busy(split)) break;
   }
   return best;
 }

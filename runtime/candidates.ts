@@ -6,9 +6,11 @@
  * - 'attention-ring': the tensor-core attention stages K/V through two buffers, two workgroup
  *   barriers per key block instead of four (kernels/attention.ts);
  * - 'gemm-memory': large tensor-core GEMMs store their results through memory and stage K steps
- *   of 32 on 128x128 tiles (kernels/gemm.ts).
+ *   of 32 on 128x128 tiles (kernels/gemm.ts);
+ * - 'gemm-split-warps': tensor-core GEMMs split K until they have about 32 subgroups per SM
+ *   instead of 320 workgroups (kernels/gemm.ts withSplit), which splits the bar conv in two.
  */
-export const KERNEL_CANDIDATES = ['attention-ring', 'gemm-memory'] as const;
+export const KERNEL_CANDIDATES = ['attention-ring', 'gemm-memory', 'gemm-split-warps'] as const;
 export type KernelCandidate = (typeof KERNEL_CANDIDATES)[number];
 
 export const CANDIDATES_ENV = 'WEBGPU_DIFFUSION_CANDIDATES';

@@ -29,7 +29,8 @@ run() {
 step() { run check "$@"; }
 sweep() { run sweep "$@"; }
 bars=(--filter 'matmul 4096' --filter 'conv3x3 320→320 64x64' --filter 'attention self B2xH8 4096' --filter 'attention self B2xH8 16384')
-all_candidates=attention-ring,gemm-memory
+all_candidates=$(node --input-type=module -e "import { KERNEL_CANDIDATES } from './dist/runtime/candidates.js'; console.log(KERNEL_CANDIDATES.join(','))") ||
+  { echo 'kernel-report: cannot list the kernel candidates (is the project built?)' >&2; exit 2; }
 step node scripts/device-info.js
 step node scripts/check-kernels.js
 step env WEBGPU_DIFFUSION_CANDIDATES=$all_candidates node scripts/check-kernels.js

@@ -1,0 +1,60 @@
+import t from 'tap';
+import { chooseVariant, variantName, type GemmProblem } from '../../kernels/gemm.js';
+import { parseCandidates, type KernelCandidate } from '../../runtime/candidates.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { Tensor } from '../../runtime/tensor.js';
+
+// The choosers read only the device's features, limits and candidates, so a stand-in for an
+// H100-like device (16x16x16 f16 subgroup matrices, 48 KiB of workgroup memory) shows what they
+// pick there on a machine without one.
+function matrixDevice(candidates: readonly KernelCandidate[] = []): Runtime {
+  return {
+    features: {
+      f16: true,
+      subgroups: true,
+      subgroupMatrix: true,
+      subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }],
+    },
+    device: {
+      limits: {
+        maxComputeWorkgroupStorageSize: 49152,
+        maxStorageBufferBindingSize: 2 ** 31,
+        maxComputeInvocationsPerWorkgroup: 1024,
+        maxComputeWorkgroupsPerDimension: 65535,
+      },
+    },
+    candidates: parseCandidates(candidates),
+  } as unknown as Runtime;
+}
+
+const f16 = { dtype: 'f16' } as unknown as Tensor;
+
+/** A batched weight · B GEMM as conv2d lowers a convolution through im2col. */
+function im2colConv(cout: number, cin: number, size: number, batch: number): GemmProblem {
+  const k = cin * 9;
+  const n = size * size;
+  return { label: 'conv2d', mode: 'kn', m: cout, n, k, batch, a: f16, b: f16, out: f16, aBatch: 0, bBatch: k * n, outBatch: cout * n, biasPerRow: true };
+}
+
+function plainMatmul(m: number, k: number, n: number): GemmProblem {
+  return { label: 'matmul', mode: 'kn', m, n, k, batch: 1, a: f16, b: f16, out: f16, aBatch: 0, bBatch: 0, outBatch: 0 };
+}
+
+t.test('GEMM variants chosen for the U-Net shapes, with and without the split-by-subgroups candidate', async (t) => {
+  const cases: [string, GemmProblem, string, string][] = [
+    ['bar conv 320→320 64² b2', im2colConv(320, 320, 64, 2), 'tc 64x64 k32 sg2x2 f16x16x16', 'tc 64x64 k32 sg2x2 f16x16x16 split2'],
+    ['conv 640→640 32² b2', im2colConv(640, 640, 32, 2), 'tc 64x64 k32 sg2x2 f16x16x16', 'tc 64x64 k32 sg2x2 f16x16x16 split4'],
+    // Few workgroups: both split by the workgroup count (40 tiles, 360 K steps).
+    ['deep conv 1280→1280 8² b2', im2colConv(1280, 1280, 8, 2), 'tc 64x64 k32 sg2x2 f16x16x16 split8', 'tc 64x64 k32 sg2x2 f16x16x16 split8'],
+    ['matmul 4096³', plainMatmul(4096, 4096, 4096), 'tc 128x128 k16 sg4x4 f16x16x16', 'tc 128x128 k16 sg4x4 f16x16x16'],
+  ];
+  for (const [name, p, plain, withCandidate] of cases) {
+    t.equal(variantName(chooseVariant(matrixDevice(), p)), plain, `${name}: default`);
+    t.equal(variantName(chooseVariant(matrixDevice(['gemm-split-warps']), p)), withCandidate, `${name}: gemm-split-warps`);
+  }
+  t.equal(
+    variantName(chooseVariant(matrixDevice(['gemm-memory']), plainMatmul(4096, 4096, 4096))),
+    'tc 128x128 k32 sg4x4 f16x16x16 via-memory',
+    'gemm-memory: 128x128 tiles with K steps of 32, results through memory',
+  );
+});
