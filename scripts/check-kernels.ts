@@ -189,6 +189,8 @@ const CHECKS: Check[] = [
   convCheck(2, 320, 320, 32, 3, 1),
   convCheck(2, 1280, 1280, 8, 3, 1),
   convCheck(2, 320, 640, 17, 3, 2),
+  // 6x6: im2col's four-pixel stores run across output rows
+  convCheck(2, 320, 320, 6, 3, 1),
   convCheck(2, 640, 320, 16, 1, 1),
   convCheck(2, 320, 320, 32, 3, 1, 'gather'),
   convCheck(2, 320, 640, 17, 3, 2, 'gather'),
