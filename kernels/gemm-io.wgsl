@@ -80,7 +80,6 @@ fn gemm_begin(batch: u32) {
   out_base = batch * p.out_batch;
 }
 
-/** Partial sums of K slice `slice` of matrix `batch` (of `batches`) go to its own [M, N] plane. */
 /** Where K slice `slice` of batch matrix `batch` keeps its f32 partial sums (M x N each). */
 fn partial_plane(slice: u32, batch: u32, batches: u32) -> u32 {
   return (slice * batches + batch) * p.m * p.n;

@@ -4,11 +4,11 @@
  * Dawn puts barriers between dispatches, so a later writer can never overtake an earlier reader.
  *
  * Within a replay (beginReplay/endReplay, one iteration of a loop that records the same work every
- * time) the n-th acquisition of a size class gets the buffer the previous replay of that label got n-th, when that
- * buffer is free. Plain LIFO reuse hands the same work other buffers from one iteration to the next
- * (tensors that live across iterations, like a scheduler's history, rotate through the free
- * lists), and every dispatch on another buffer needs a new bind group: tens of microseconds of host
- * time each, for most of a U-Net pass's dispatches.
+ * time) the n-th acquisition of a size class gets the buffer the previous replay of that label got
+ * n-th, when that buffer is free. Plain LIFO reuse hands the same work other buffers from one
+ * iteration to the next (tensors that live across iterations, like a scheduler's history, rotate
+ * through the free lists), and every dispatch on another buffer needs a new bind group: tens of
+ * microseconds of host time each, for most of a U-Net pass's dispatches.
  */
 export class BufferPool {
   private readonly free = new Map<string, GPUBuffer[]>();

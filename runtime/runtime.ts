@@ -36,16 +36,16 @@ interface UniformChunk {
   used: number;
 }
 
-/**
- * Owns the device, the buffer pool and the command stream. Kernels record dispatches into one
- * open compute pass; nothing reaches the GPU until flush(), so a whole U-Net pass is one command
- * buffer and the CPU never waits inside the denoising loop.
- */
 export interface RuntimeOptions extends GpuOptions {
   /** Kernel candidates to switch on (see candidates.ts); default: WEBGPU_DIFFUSION_CANDIDATES. */
   readonly candidates?: readonly KernelCandidate[];
 }
 
+/**
+ * Owns the device, the buffer pool and the command stream. Kernels record dispatches into one
+ * open compute pass; nothing reaches the GPU until flush(), so a whole U-Net pass is one command
+ * buffer and the CPU never waits inside the denoising loop.
+ */
 export class Runtime implements TensorOwner {
   readonly device: GPUDevice;
   readonly pool: BufferPool;

@@ -1,6 +1,6 @@
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Tensor } from '../../runtime/tensor.js';
-import type { DType } from '../../runtime/dtype.js';
+import { elementCount, type DType } from '../../runtime/dtype.js';
 
 /** One kernel at one shape: setup allocates inputs, run records one call, dispose frees them. */
 export interface BenchCase {
@@ -39,5 +39,5 @@ function randomValues(n: number, seed: number): Float32Array {
 
 /** A benchmark input of this shape filled with randomValues. */
 export function randomTensor(rt: Runtime, shape: readonly number[], dtype: DType, seed: number): Tensor {
-  return rt.upload(randomValues(shape.reduce((a, b) => a * b, 1), seed), shape, dtype);
+  return rt.upload(randomValues(elementCount(shape), seed), shape, dtype);
 }

@@ -129,6 +129,25 @@ async function checkFullLinear(
   t.ok(err <= KERNEL_TOLERANCE[dtype], `linear+bias+${activation}+residual ${dtype} ${m}x${k}x${n} [${name}] err ${err.toExponential(2)}`);
 }
 
+/** Batched alpha · a[b] · b[b] against refMatmul; `label` starts the assertion's message. */
+async function checkBatchedMatmul(
+  t: Pick<typeof tap, 'ok'>,
+  rt: Runtime,
+  [batch, m, k, n]: readonly [number, number, number, number],
+  dtype: DType,
+  alpha: number,
+  seed: number,
+  v: GemmVariant,
+  label: string,
+): Promise<void> {
+  const a = inputs(batch * m * k, seed, dtype);
+  const b = inputs(batch * k * n, seed + 1, dtype);
+  const want = refMatmul(a, b, batch, m, k, n, { alpha });
+  const got = await rt.read(rt.tidy(() => matmul(rt, rt.upload(a, [batch, m, k], dtype), rt.upload(b, [batch, k, n], dtype), { alpha, variant: v })));
+  const err = maxRelError(got, want);
+  t.ok(err <= KERNEL_TOLERANCE[dtype], `${label} [${variantName(v)}] err ${err.toExponential(2)}`);
+}
+
 // Lavapipe compiles each new pipeline for seconds (more on a busy machine): generous timeouts.
 const SLOW = { timeout: 600_000 };
 
@@ -250,12 +269,7 @@ t.test('the staged tensor-core core matches a TS reference with emulated fragmen
     [viaMemory, [2, 64, 128, 128]],
     [splitViaMemory, [2, 128, 96, 64]],
   ] as const) {
-    const a = inputs(batch * m * k, 23, 'f16');
-    const b = inputs(batch * k * n, 24, 'f16');
-    const want = refMatmul(a, b, batch, m, k, n, { alpha: 0.5 });
-    const got = await rt.read(rt.tidy(() => matmul(rt, rt.upload(a, [batch, m, k], 'f16'), rt.upload(b, [batch, k, n], 'f16'), { alpha: 0.5, variant: v })));
-    const err = maxRelError(got, want);
-    t.ok(err <= KERNEL_TOLERANCE.f16, `matmul f16 ${batch}x${m}x${k}x${n} [${variantName(v)}] err ${err.toExponential(2)}`);
+    await checkBatchedMatmul(t, rt, [batch, m, k, n], 'f16', 0.5, 23, v, `matmul f16 ${batch}x${m}x${k}x${n}`);
   }
   rt.tidy(() => {
     t.throws(() => matmul(rt, rt.zeros([4, 4], 'f16'), rt.zeros([4, 4], 'f16'), { variant: { ...square, kind: 'tc-direct' } }), /only the staged core/);
@@ -276,16 +290,7 @@ t.test('split-K GEMMs add up their K slices before the epilogue', SLOW, async (t
       // K = 48: three tiles of 16, one per slice; N a multiple of 4 (the partial sums' rows).
       const [m, k, n] = [37, 48, 44];
       await checkFullLinear(t, rt, [m, k, n], dtype, 'gelu', 11, v);
-
-      const batch = 2;
-      const a = inputs(batch * m * k, 15, dtype);
-      const b = inputs(batch * k * n, 16, dtype);
-      const wantBatched = refMatmul(a, b, batch, m, k, n, { alpha: 0.25 });
-      const gotBatched = await rt.read(
-        rt.tidy(() => matmul(rt, rt.upload(a, [batch, m, k], dtype), rt.upload(b, [batch, k, n], dtype), { alpha: 0.25, variant: v })),
-      );
-      const errBatched = maxRelError(gotBatched, wantBatched);
-      t.ok(errBatched <= KERNEL_TOLERANCE[dtype], `batched matmul alpha ${dtype} [${variantName(v)}] err ${errBatched.toExponential(2)}`);
+      await checkBatchedMatmul(t, rt, [2, m, k, n], dtype, 0.25, 15, v, `batched matmul alpha ${dtype}`);
     }
   }
   rt.tidy(() => {
