@@ -2,6 +2,7 @@ export { Runtime, type Dispatch, type Workgroups } from './runtime/runtime.js';
 export { Tensor } from './runtime/tensor.js';
 export type { DType, FloatDType } from './runtime/dtype.js';
 export { createGpu, describeGpu, NoAdapterError, type Gpu, type GpuFeatures, type GpuOptions } from './runtime/gpu.js';
+export { setGpuWaitMode, gpuWaitMode, type GpuWaitMode } from './runtime/gpu-wait.js';
 
 // The pipeline: load a model, generate images.
 export {

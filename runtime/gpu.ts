@@ -1,4 +1,5 @@
 import { create, globals } from 'webgpu';
+import { installGpuWait } from './gpu-wait.js';
 
 /** What the adapter gave us; kernels pick their variant from this, never from the adapter directly. */
 export interface GpuFeatures {
@@ -71,6 +72,7 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
   if (!installedGlobals) {
     // dawn.node needs its GPU* classes (GPUBufferUsage, ...) on globalThis.
     Object.assign(globalThis, globals);
+    installGpuWait();
     installedGlobals = true;
   }
   const plain = options.plain ?? envFlag('WEBGPU_DIFFUSION_PLAIN');

@@ -1,4 +1,5 @@
 import type { Runtime } from './runtime.js';
+import { withGpuWaitMode } from './gpu-wait.js';
 
 export interface GpuTiming {
   /** Median milliseconds per call over the measured batches. */
@@ -7,16 +8,29 @@ export interface GpuTiming {
   readonly iterations: number;
 }
 
+export interface TimingOptions {
+  readonly warmup?: number;
+  /** Calls per batch; default: grown until a batch takes minBatchMs. */
+  readonly batch?: number;
+  readonly repeats?: number;
+  readonly minBatchMs?: number;
+}
+
 /**
  * Times GPU work by wall clock around whole batches: `batch` calls recorded into one command
  * buffer, submitted, waited for; per-call time is the batch time over its size. Batches amortise
- * submission and wake-up latency, which matters for kernels of tens of microseconds.
+ * submission and wake-up latency, which matters for kernels of tens of microseconds. Waits spin
+ * (gpu-wait.ts) so a timer period of wake-up latency does not land in the figures.
  */
-export async function timeGpu(
+export function timeGpu(
   rt: Runtime,
   run: () => void,
-  options: { warmup?: number; batch?: number; repeats?: number; minBatchMs?: number } = {},
+  options: TimingOptions = {},
 ): Promise<GpuTiming> {
+  return withGpuWaitMode('spin', () => timeBatches(rt, run, options));
+}
+
+async function timeBatches(rt: Runtime, run: () => void, options: TimingOptions): Promise<GpuTiming> {
   const warmup = options.warmup ?? 2;
   for (let i = 0; i < warmup; i++) run();
   await rt.sync();
