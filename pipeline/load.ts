@@ -22,8 +22,10 @@ import { openModelFiles, requireTokenizerDir, type CheckpointLayout, type ModelF
 import type { ProgressCallback } from './progress.js';
 
 export interface ComponentLoadOptions extends Omit<ModelFilesOptions, 'dtype'> {
-  /** Storage dtype of the U-Net and text encoder (the VAE follows its config's force_upcast). */
+  /** Storage dtype of the U-Net and text encoder. */
   readonly dtype: FloatDType;
+  /** The VAE's; default: vaeDType() (f32 where its config says force_upcast, else dtype). */
+  readonly vaeDType?: FloatDType;
   /** Sees { stage: 'load', step: bytes uploaded, total: bytes to upload }. */
   readonly onProgress?: ProgressCallback;
 }
@@ -57,8 +59,8 @@ export interface LoadedComponents {
 }
 
 export async function loadComponents(rt: Runtime, path: string, options: ComponentLoadOptions): Promise<LoadedComponents> {
-  const { dtype, onProgress, ...fileOptions } = options;
-  if (dtype === 'f16' && !rt.features.f16) throw new Error('this device has no shader-f16; load with dtype f32');
+  const { dtype, vaeDType: vaeChoice, onProgress, ...fileOptions } = options;
+  if ((dtype === 'f16' || vaeChoice === 'f16') && !rt.features.f16) throw new Error('this device has no shader-f16; load with dtype f32');
   const files = await openModelFiles(path, { ...fileOptions, dtype });
   const owned: { dispose(): void }[] = [];
   try {
@@ -67,7 +69,7 @@ export async function loadComponents(rt: Runtime, path: string, options: Compone
     const unetConfig = files.unet.config;
     const vaeConfig = files.vae.config;
     const scheduler = schedulerConfigFromJson(files.scheduler.config, files.scheduler.source);
-    const vaeType = vaeDType(vaeConfig, dtype);
+    const vaeType = vaeChoice ?? vaeDType(vaeConfig, dtype);
 
     const textShapes = clipTextParameterShapes(textConfig);
     const unetShapes = unetParameterShapes(unetConfig);

@@ -31,6 +31,12 @@ export const MODEL_OPTIONS = {
     description: 'single files: a diffusers folder to take configs, tokenizer and scheduler from',
   },
   dtype: { type: 'choice', choices: ['auto', 'f16', 'f32'], default: 'auto', description: 'U-Net and text encoder storage type' },
+  'vae-dtype': {
+    type: 'choice',
+    choices: ['auto', 'f16', 'f32'],
+    default: 'auto',
+    description: "VAE storage type; auto: f32 where its config says force_upcast (SD 1.5's does), f16 decodes faster",
+  },
   plain: { type: 'boolean', description: 'portable GPU path: no f16, no subgroup matrices' },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
 
@@ -117,6 +123,7 @@ export function modelPath(values: Pick<ModelValues, 'model'>): { path: string; b
 export function loadOptions(values: ModelValues): StableDiffusionLoadOptions {
   return {
     dtype: values.dtype,
+    vaeDType: values['vae-dtype'],
     gpu: values.plain ? { plain: true } : undefined,
     tokenizerDir: values.tokenizer,
     configFrom: values['config-from'],

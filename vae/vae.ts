@@ -23,7 +23,7 @@ export type { VaeTiling } from './tiled-decode.js';
 export type { VaeParts } from './parameters.js';
 
 export interface VaeOptions {
-  /** Default 'f32': SD 1.5's VAE overflows in f16 at times, so diffusers upcasts it (force_upcast). */
+  /** Default 'f32' (see vaeDType for what the pipeline picks). */
   readonly dtype?: FloatDType;
   /** Default 'all'; 'decoder' for text-to-image only (no encoder weights needed). */
   readonly parts?: VaeParts;
@@ -45,7 +45,12 @@ export interface LatentDistribution {
   readonly logvar: Tensor;
 }
 
-/** The dtype diffusers runs this VAE in when the rest of the pipeline runs in `pipelineDType`. */
+/**
+ * The VAE's dtype when the rest of the pipeline runs in `pipelineDType` and the user did not pick
+ * one: f32 where the config says force_upcast (diffusers' default, and SD 1.5's config), as
+ * diffusers' SDXL-family pipelines do, because the decoder's activations can overflow f16. Its SD
+ * 1.x pipeline decodes in the pipeline's dtype instead; `vaeDType: 'f16'` does that.
+ */
 export function vaeDType(config: VaeConfig, pipelineDType: FloatDType): FloatDType {
   return config.forceUpcast ? 'f32' : pipelineDType;
 }

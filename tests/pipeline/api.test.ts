@@ -68,6 +68,22 @@ t.test('embedding API', async (t) => {
     t.equal(rt.pool.stats().liveBytes, before, 'pool live bytes back to where they were');
   });
 
+  t.test('an f16 VAE on request decodes the same image to within rounding', async (t) => {
+    t.equal(sd.info.vaeDType, 'f32', "auto: f32, as the fixture's config says force_upcast");
+    if (!rt.features.f16) {
+      t.pass('skipped: this device has no shader-f16');
+      return;
+    }
+    const half = await StableDiffusion.load(model, { dtype: 'f32', vaeDType: 'f16', runtime: rt });
+    t.teardown(() => half.dispose());
+    t.equal(half.info.vaeDType, 'f16');
+    const [want] = await sd.generate({ ...quick, seed: 7 });
+    const [got] = await half.generate({ ...quick, seed: 7 });
+    let worst = 0;
+    for (let i = 0; i < want!.rgb.length; i++) worst = Math.max(worst, Math.abs(want!.rgb[i]! - got!.rgb[i]!));
+    t.ok(worst <= 2, `8-bit values within ±2 of the f32 decode (max ${worst})`);
+  });
+
   t.test('bad options reject before any GPU work', async (t) => {
     await t.rejects(sd.generate({ ...quick, width: 76 }), /width 76 must be a multiple of 8/);
     await t.rejects(sd.generate({ ...quick, steps: 0 }), /steps must be an integer/);
