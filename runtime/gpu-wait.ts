@@ -10,9 +10,10 @@
  * runs a timer period (1 ms) later; 'spin' keeps dawn.node's behaviour, for wall-clock timings of
  * short GPU work, where a millisecond of wake-up latency would show.
  *
- * dawn.node's tick is the only anonymous native function handed to the global setImmediate (bound
- * functions are named "bound …"): every other caller gets the original setImmediate untouched. If
- * a later dawn.node names its tick, waits simply spin again.
+ * dawn.node's tick is recognised as an anonymous native function (JS functions show their source,
+ * bound ones are named "bound …"): every other caller gets the original setImmediate untouched.
+ * Another addon queueing anonymous native callbacks the same way would be paced alike (none is
+ * known); if a later dawn.node names its tick, waits simply spin again, and the test says so.
  */
 export type GpuWaitMode = 'sleep' | 'spin';
 
