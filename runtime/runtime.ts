@@ -4,16 +4,14 @@ import { bytesPerElement, elementCount, formatShape, type DType, type FloatDType
 import { createGpu, describeGpu, type Gpu, type GpuFeatures, type GpuOptions } from './gpu.js';
 import { CANDIDATES_ENV, parseCandidates, type KernelCandidate } from './candidates.js';
 import { fromF16Array, toF16Array } from './half.js';
+import { UniformArena } from './uniform-arena.js';
 import type { Uniforms } from './uniforms.js';
 import { KernelProfiler, type KernelTime } from './profiler.js';
 import { BindGroupCache, type BufferEntry } from './bind-groups.js';
 
 const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST, spelled out so this loads before GPU globals exist
-const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
 const MAP_READ_DST = 0x1 | 0x8; // MAP_READ | COPY_DST
 const INDIRECT_STORAGE = 0x100 | STORAGE;
-
-const UNIFORM_CHUNK = 64 * 1024;
 
 export type Workgroups = readonly [number, number?, number?];
 
@@ -28,12 +26,6 @@ export interface Dispatch {
   readonly uniforms?: Uniforms;
   /** Direct workgroup counts, or a buffer of three u32 counts written by an earlier kernel. */
   readonly workgroups: Workgroups | { readonly indirect: GPUBuffer; readonly offset?: number };
-}
-
-interface UniformChunk {
-  buffer: GPUBuffer;
-  data: Uint8Array;
-  used: number;
 }
 
 export interface RuntimeOptions extends GpuOptions {
@@ -56,7 +48,7 @@ export class Runtime implements TensorOwner {
   private readonly pipelinesByLabel = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private chunks: UniformChunk[] = [];
+  private readonly uniforms: UniformArena;
   private readonly scopes: Set<Tensor>[] = [];
   private readonly errors: string[] = [];
   private dispatchCount = 0;
@@ -72,6 +64,7 @@ export class Runtime implements TensorOwner {
     this.features = gpu.features;
     this.pool = new BufferPool(this.device);
     this.bindGroups = new BindGroupCache(this.device);
+    this.uniforms = new UniformArena(this.pool, gpu.limits.minUniformBufferOffsetAlignment);
     this.device.addEventListener('uncapturederror', (ev) => {
       this.errors.push((ev as GPUUncapturedErrorEvent).error.message);
     });
@@ -271,7 +264,7 @@ export class Runtime implements TensorOwner {
 
   dispatch(d: Dispatch): void {
     const entries: BufferEntry[] = [];
-    if (d.uniforms) entries.push({ binding: 0, ...bufferEntry(this.uniformBinding(d.uniforms)) });
+    if (d.uniforms) entries.push({ binding: 0, ...bufferEntry(this.uniforms.slot(d.uniforms)) });
     d.bindings.forEach((b, i) => {
       if (b) entries.push({ binding: i + 1, ...bufferEntry(b instanceof Tensor ? b.binding() : b) });
     });
@@ -343,10 +336,9 @@ export class Runtime implements TensorOwner {
   flush(): void {
     if (!this.encoder) return;
     this.endPass();
-    for (const c of this.chunks) this.device.queue.writeBuffer(c.buffer, 0, c.data, 0, Math.ceil(c.used / 16) * 16);
+    this.uniforms.upload(this.device.queue);
     this.device.queue.submit([this.encoder.finish()]);
-    for (const c of this.chunks) this.pool.release(c.buffer);
-    this.chunks = [];
+    this.uniforms.release();
     this.encoder = null;
   }
 
@@ -391,21 +383,6 @@ export class Runtime implements TensorOwner {
       this.pass.end();
       this.pass = null;
     }
-  }
-
-  private uniformBinding(u: Uniforms): GPUBufferBinding {
-    const bytes = u.bytes();
-    const align = this.gpu.limits.minUniformBufferOffsetAlignment;
-    let chunk = this.chunks[this.chunks.length - 1];
-    let offset = chunk ? Math.ceil(chunk.used / align) * align : 0;
-    if (!chunk || offset + bytes.byteLength > UNIFORM_CHUNK) {
-      chunk = { buffer: this.pool.acquire(UNIFORM_CHUNK, UNIFORM), data: new Uint8Array(UNIFORM_CHUNK), used: 0 };
-      this.chunks.push(chunk);
-      offset = 0;
-    }
-    chunk.data.set(bytes, offset);
-    chunk.used = offset + bytes.byteLength;
-    return { buffer: chunk.buffer, offset, size: bytes.byteLength };
   }
 }
 
