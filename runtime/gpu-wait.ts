@@ -18,6 +18,9 @@
  */
 export type GpuWaitMode = 'sleep' | 'spin';
 
+/** Sets the mode for the whole process when the runtime starts (A/B runs without code changes). */
+export const GPU_WAIT_ENV = 'WEBGPU_DIFFUSION_GPU_WAIT';
+
 export interface GpuWaitStats {
   /** dawn.node event ticks run at once (spin mode, or the first tick of a wait). */
   readonly immediate: number;
@@ -34,7 +37,7 @@ let immediate = 0;
 let deferred = 0;
 
 export function setGpuWaitMode(next: GpuWaitMode): void {
-  if (next !== 'sleep' && next !== 'spin') throw new Error(`GPU wait mode must be 'sleep' or 'spin', not ${String(next)}`);
+  if (next !== 'sleep' && next !== 'spin') throw new Error(`GPU wait mode (${GPU_WAIT_ENV}) must be 'sleep' or 'spin', not ${String(next)}`);
   mode = next;
 }
 
@@ -65,6 +68,8 @@ function isDawnTick(fn: unknown): fn is () => void {
 /** Wraps the global setImmediate once per process (createGpu calls it before making a device). */
 export function installGpuWait(): void {
   if (installed) return;
+  const fromEnv = process.env[GPU_WAIT_ENV];
+  if (fromEnv) setGpuWaitMode(fromEnv as GpuWaitMode);
   installed = true;
   const original = globalThis.setImmediate;
   const wrapped = function setImmediate(callback: (...args: unknown[]) => void, ...args: unknown[]) {

@@ -1,9 +1,13 @@
 import t from 'tap';
 import { promisify } from 'node:util';
+import { execFile } from 'node:child_process';
 import { add } from '../../kernels/binary.js';
-import { gpuWaitStats, withGpuWaitMode } from '../../runtime/gpu-wait.js';
+import { GPU_WAIT_ENV, gpuWaitStats, withGpuWaitMode } from '../../runtime/gpu-wait.js';
+import { fromRoot } from '../../runtime/paths.js';
 import { testRuntime } from '../support/runtime.js';
 import type { Runtime } from '../../runtime/runtime.js';
+
+const execFileAsync = promisify(execFile);
 
 /** Records tens of milliseconds of GPU work (on lavapipe) and waits for it; returns ticks and time. */
 async function timedWait(rt: Runtime): Promise<{ ticks: number; deferred: number; ms: number }> {
@@ -46,4 +50,16 @@ t.test('other setImmediate callers get the original behaviour', async (t) => {
   t.equal(setImmediate(bound).constructor.name, 'Immediate', 'bound functions are not taken for dawn.node\'s tick');
   t.equal(await promisify(setImmediate)('value'), 'value', 'util.promisify(setImmediate) still works');
   t.notOk(ran, 'clearImmediate cancels it');
+});
+
+t.test(`${GPU_WAIT_ENV} sets the mode for the process, and a bad value is refused`, async (t) => {
+  const script = `const { Runtime } = await import(${JSON.stringify(fromRoot('dist', 'runtime', 'runtime.js'))});
+const { gpuWaitMode } = await import(${JSON.stringify(fromRoot('dist', 'runtime', 'gpu-wait.js'))});
+try { const rt = await Runtime.create(); console.log('mode', gpuWaitMode()); rt.destroy(); } catch (e) { console.log('error', e.message); }`;
+  const run = async (value: string) => {
+    const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, [GPU_WAIT_ENV]: value } });
+    return stdout.trim().split('\n').pop();
+  };
+  t.equal(await run('spin'), 'mode spin');
+  t.match(await run('busy'), /^error .*WEBGPU_DIFFUSION_GPU_WAIT.* must be 'sleep' or 'spin', not busy/);
 });
