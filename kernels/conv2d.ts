@@ -108,7 +108,7 @@ function gemmProblem(s: ConvShape, lowering: ConvLowering, weight: Tensor, b: Te
     };
   }
   // Image by image: weight [Cout, K] · B[b] [K, Ho·Wo] → out[b] [Cout, Ho·Wo], which is NCHW.
-  return { ...common, mode: 'kn', n: pixels, batch: s.batch, bBatch: k * pixels, outBatch: s.cout * pixels, biasPerRow: true };
+  return { ...common, mode: 'kn', n: pixels, batch: s.batch, bBatch: k * pixels, outBatch: s.cout * pixels, biasPerRow: true, im2col: lowering === 'im2col' };
 }
 
 function convShape(x: Tensor, weight: Tensor, options: Conv2dOptions): ConvShape {

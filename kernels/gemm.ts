@@ -49,6 +49,8 @@ export interface GemmProblem {
   readonly biasPerRow?: boolean;
   /** Same shape as out, added last. */
   readonly residual?: Tensor;
+  /** B is conv2d's im2col matrix ([K, pixels] per image): tiles are chosen from conv sweeps. */
+  readonly im2col?: boolean;
   readonly activation?: Activation;
   readonly conv?: ConvGeometry;
 }
@@ -189,7 +191,10 @@ const TILED: readonly TiledVariant[] = [
  *   matrices run 128x128 tiles of 4x4 subgroups with K steps of 16 (4096³: 96.6 TFLOP/s vs 89.5
  *   on 64x64 tiles of 2x2 subgroups, which the rest use); a gathered conv2d with at least 256
  *   output channels and enough pixels ran best on 128x64 tiles of 4x2 subgroups. Small grids split
- *   K (withSplit; 1280→1280 conv at 8x8: 17 TFLOP/s split 8 ways, 10.6 whole);
+ *   K (withSplit; 1280→1280 conv at 8x8: 17 TFLOP/s split 8 ways, 10.6 whole). Convs through
+ *   im2col with whole 128-pixel tiles run 64x128 tiles of 2x4 subgroups, split until there are
+ *   about 32 subgroups per SM (December 2026: 320→320 at 64² 51.5–52.5 TFLOP/s split 2, against
+ *   40.9–48.6 on 64x64 split 2; 640→640 at 32² 50.0 split 2, 45.3 on 64x64 split 2);
  * - portable path: 128x128 register tiles (8x8 per thread, K step 8) once there are ≳ 2
  *   workgroups per SM (4096³ f32: 36 TFLOP/s), 64x64 tiles (4x4 per thread) otherwise.
  */
@@ -204,11 +209,14 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
     const wide = mk(4, 2, 2, 2, 32);
     const square = mk(2, 2, 2, 2, 32);
     const large = mk(4, 4, 2, 2, 16);
+    const tall = mk(2, 4, 2, 2, 32);
     // The 'gemm-memory' candidate (runtime/candidates.ts): K steps of 32 in the workgroup memory
     // that results through memory free; it refuses shapes that are not interior.
     const largeViaMemory: MatrixVariant[] = rt.candidates.has('gemm-memory') ? [{ ...mk(4, 4, 2, 2, 32), results: 'memory' }] : [];
     const candidates =
-      p.mode === 'conv'
+      p.im2col && p.n % tileShape(tall).bn === 0
+        ? [tall, square]
+        : p.mode === 'conv'
         ? p.m >= 256 && groups(wide) >= 256
           ? [wide, square]
           : [square]
@@ -227,9 +235,9 @@ const BUSY_GROUPS = 512;
 /** Split K only below this many workgroups: up to it, more slices cost more than they gain. */
 const SPLIT_BELOW = 320;
 /**
- * With the 'gemm-split-warps' candidate, a grid with enough workgroups but fewer subgroups than
- * this (about 32 per SM of an H100's 132) splits K too: the bar conv (320→320 at 64², batch 2) has
- * 640 workgroups of 4 subgroups, 19 per SM.
+ * Im2col convs (and, with the 'gemm-split-warps' candidate, every GEMM) with enough workgroups but
+ * fewer subgroups than this (about 32 per SM of an H100's 132) split K too: the bar conv (320→320
+ * at 64², batch 2) has 320 workgroups of 8 subgroups on 64x128 tiles, 19 subgroups per SM.
  */
 const SPLIT_BELOW_WARPS = 4096;
 /** Fewer K tiles per slice than this and the partial sums cost more than the slices gain. */
@@ -238,12 +246,12 @@ const MIN_SLICE_TILES = 4;
 /**
  * v with its K split into the fewest slices that give SPLIT_BELOW workgroups (or the most
  * that keep MIN_SLICE_TILES each), where the tile grid alone gives fewer (deep U-Net levels: a
- * 1280-channel conv at 8x8 is 40 tiles); with the 'gemm-split-warps' candidate, grids with
- * enough workgroups split until they have SPLIT_BELOW_WARPS subgroups.
+ * 1280-channel conv at 8x8 is 40 tiles); im2col convs (every GEMM with the 'gemm-split-warps'
+ * candidate) with enough workgroups split until they have SPLIT_BELOW_WARPS subgroups.
  */
 function withSplit(rt: Runtime, p: GemmProblem, v: MatrixVariant, groups: number): MatrixVariant {
   const warps = groups * v.sgM * v.sgN;
-  const byWarps = rt.candidates.has('gemm-split-warps') && groups >= SPLIT_BELOW;
+  const byWarps = (p.im2col || rt.candidates.has('gemm-split-warps')) && groups >= SPLIT_BELOW;
   const busy = (slices: number) => (byWarps ? warps * slices >= SPLIT_BELOW_WARPS : groups * slices >= SPLIT_BELOW);
   if (busy(1)) return v;
   const tiles = Math.ceil(p.k / v.bk);
@@ -355,11 +363,14 @@ const standIns = new WeakMap<Runtime, { input: Tensor; partials: Tensor }>();
 /**
  * Small buffers bound where an optional operand is absent: `input` for bias and residual, and
  * `partials` for the split-K sums (writable, so it cannot share the read-only stand-in's buffer).
+ * `partials` holds a whole 32x32 f32 fragment: with hardware fragments the kernel stores results
+ * there with subgroupMatrixStore (never run when the variant keeps results in workgroup memory),
+ * and Dawn sizes that binding's minimum to one result fragment (1 KB for 16x16 on the H100).
  */
 function standIn(rt: Runtime): { input: Tensor; partials: Tensor } {
   let t = standIns.get(rt);
   if (!t || t.input.isDisposed || t.partials.isDisposed) {
-    t = { input: rt.keep(rt.zeros([4], 'f32')), partials: rt.keep(rt.zeros([4], 'f32')) };
+    t = { input: rt.keep(rt.zeros([4], 'f32')), partials: rt.keep(rt.zeros([32 * 32], 'f32')) };
     standIns.set(rt, t);
   }
   return t;

@@ -4,7 +4,7 @@
 import { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { roundToF16 } from '../runtime/half.js';
-import { attentionProblem, attentionVariantName, attentionWith, chooseAttentionVariant, portableVariant, type AttentionOptions } from '../kernels/attention.js';
+import { attentionProblem, attentionVariantName, attentionVariantProblem, attentionWith, chooseAttentionVariant, portableVariant, type AttentionOptions, type AttentionProblem, type AttentionVariant } from '../kernels/attention.js';
 import { linear, linearProblem, matmul, matmulProblem } from '../kernels/matmul.js';
 import { conv2d, conv2dVariant, type ConvLowering } from '../kernels/conv2d.js';
 import { chooseVariant, variantName, type GemmVariant, type MatrixVariant } from '../kernels/gemm.js';
@@ -82,14 +82,24 @@ function attentionCheck(label: string, batch: number, heads: number, d: number, 
         const counts = rt.upload(Uint32Array.from(extra.counts), [2], 'u32');
         Object.assign(options, { validQueries: { tensor: counts, index: 0 }, validKeys: { tensor: counts, index: 1 } });
       }
-      const chosen = chooseAttentionVariant(rt, attentionProblem(q16, k16, v16, options));
-      const ring = extra.ring && chosen.kind === 'mma' && chosen.kv === 'staged';
-      const fast = attentionWith(rt, q16, k16, v16, options, ring ? { ...chosen, prefetch: true, ring: true } : chosen);
+      const problem = attentionProblem(q16, k16, v16, options);
+      const chosen = chooseAttentionVariant(rt, problem);
+      const fast = attentionWith(rt, q16, k16, v16, options, extra.ring ? withRing(rt, problem, chosen) : chosen);
       const reference = attentionWith(rt, q32, k32, v32, options, portableVariant(attentionProblem(q32, k32, v32, options)));
       const rows = extra.counts && { batch, of: nq, keep: extra.counts[0] };
       return { fast: fast.out, reference: reference.out, variant: attentionVariantName(fast.variant), rows };
     },
   };
+}
+
+/** The variant with the K/V ring, on fewer subgroups where its second K/V buffer does not fit. */
+function withRing(rt: Runtime, p: AttentionProblem, v: AttentionVariant): AttentionVariant {
+  if (v.kind !== 'mma' || v.kv !== 'staged') return v;
+  for (let subgroups = v.subgroups; subgroups >= 1; subgroups /= 2) {
+    const ringed: AttentionVariant = { ...v, subgroups, prefetch: true, ring: true };
+    if (attentionVariantProblem(rt, p, ringed) === null) return ringed;
+  }
+  return v;
 }
 
 /** A swept GEMM option applied to the chosen tensor-core variant (verifies it before it is chosen). */

@@ -33,7 +33,7 @@ const f16 = { dtype: 'f16' } as unknown as Tensor;
 function im2colConv(cout: number, cin: number, size: number, batch: number): GemmProblem {
   const k = cin * 9;
   const n = size * size;
-  return { label: 'conv2d', mode: 'kn', m: cout, n, k, batch, a: f16, b: f16, out: f16, aBatch: 0, bBatch: k * n, outBatch: cout * n, biasPerRow: true };
+  return { label: 'conv2d', mode: 'kn', m: cout, n, k, batch, a: f16, b: f16, out: f16, aBatch: 0, bBatch: k * n, outBatch: cout * n, biasPerRow: true, im2col: true };
 }
 
 function plainMatmul(m: number, k: number, n: number): GemmProblem {
@@ -42,8 +42,10 @@ function plainMatmul(m: number, k: number, n: number): GemmProblem {
 
 t.test('GEMM variants chosen for the U-Net shapes, with and without the split-by-subgroups candidate', async (t) => {
   const cases: [string, GemmProblem, string, string][] = [
-    ['bar conv 320→320 64² b2', im2colConv(320, 320, 64, 2), 'tc 64x64 k32 sg2x2 f16x16x16', 'tc 64x64 k32 sg2x2 f16x16x16 split2'],
-    ['conv 640→640 32² b2', im2colConv(640, 640, 32, 2), 'tc 64x64 k32 sg2x2 f16x16x16', 'tc 64x64 k32 sg2x2 f16x16x16 split4'],
+    // Im2col convs with whole 128-pixel tiles: 64x128 tiles, split by subgroups either way.
+    ['bar conv 320→320 64² b2', im2colConv(320, 320, 64, 2), 'tc 64x128 k32 sg2x4 f16x16x16 split2', 'tc 64x128 k32 sg2x4 f16x16x16 split2'],
+    ['conv 640→640 32² b2', im2colConv(640, 640, 32, 2), 'tc 64x128 k32 sg2x4 f16x16x16 split2', 'tc 64x128 k32 sg2x4 f16x16x16 split2'],
+    ['the same GEMM not from im2col', { ...im2colConv(640, 640, 32, 2), im2col: false }, 'tc 64x64 k32 sg2x2 f16x16x16', 'tc 64x64 k32 sg2x2 f16x16x16 split4'],
     // Few workgroups: both split by the workgroup count (40 tiles, 360 K steps).
     ['deep conv 1280→1280 8² b2', im2colConv(1280, 1280, 8, 2), 'tc 64x64 k32 sg2x2 f16x16x16 split8', 'tc 64x64 k32 sg2x2 f16x16x16 split8'],
     ['matmul 4096³', plainMatmul(4096, 4096, 4096), 'tc 128x128 k16 sg4x4 f16x16x16', 'tc 128x128 k16 sg4x4 f16x16x16'],
