@@ -155,8 +155,9 @@ function portableBytes(d: number, rows: number, g: number, keyBlock: number): nu
  * else the portable kernel. From sweeps on the H100 (bench-kernels --filter attn-sweep, Nov 2026):
  * 16×16×16 fragments beat 16×8×8 even where they pad the head dim (d = 40: 27.2 vs 25.0 TFLOP/s at
  * 4096 tokens); staged K/V and 32-key blocks throughout; up to d = 48, 4 subgroups × 16 rows, 8
- * from 4096 queries (4096: 33.2 vs 29.5 TFLOP/s; 16384: 37.4); 2 beyond d = 48. The K/V ring is
- * the 'attention-ring' candidate until measured (runtime/candidates.ts).
+ * from 4096 queries (4096: 33.2 vs 29.5 TFLOP/s; 16384: 37.4); 2 beyond d = 48. The K/V ring
+ * (MatrixVariant.ring) lost on the H100 (December 2026, 4096: 34.1–34.4 vs 34.0–35.7; 16384: 35.4
+ * vs 36.6–37.2), so it is left to sweeps.
  */
 export function chooseAttentionVariant(rt: Runtime, p: AttentionProblem): AttentionVariant {
   if (p.dtype === 'f16') {
@@ -170,7 +171,6 @@ export function chooseAttentionVariant(rt: Runtime, p: AttentionProblem): Attent
         keyBlock,
         kv: 'staged',
         prefetch: true,
-        ring: rt.candidates.has('attention-ring'),
       });
       const wide = p.headDim <= 48 ? (p.nq >= 4096 ? [mk(8, 32), mk(4, 32)] : [mk(4, 32)]) : [];
       const candidates = [...wide, mk(2, 32), mk(1, 32)];

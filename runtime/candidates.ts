@@ -3,14 +3,13 @@
 // RuntimeOptions.candidates, lets one device call time the whole pipeline with and without them.
 
 /**
- * - 'attention-ring': the tensor-core attention stages K/V through two buffers, two workgroup
- *   barriers per key block instead of four (kernels/attention.ts);
  * - 'gemm-memory': large tensor-core GEMMs store their results through memory and stage K steps
  *   of 32 on 128x128 tiles (kernels/gemm.ts);
  * - 'gemm-split-warps': tensor-core GEMMs split K until they have about 32 subgroups per SM
- *   instead of 320 workgroups (kernels/gemm.ts withSplit), which splits the bar conv in two.
+ *   instead of 320 workgroups (kernels/gemm.ts withSplit; im2col convs always do).
+ * The K/V ring of the tensor-core attention was one until it lost on the H100 (December 2026).
  */
-export const KERNEL_CANDIDATES = ['attention-ring', 'gemm-memory', 'gemm-split-warps'] as const;
+export const KERNEL_CANDIDATES = ['gemm-memory', 'gemm-split-warps'] as const;
 export type KernelCandidate = (typeof KERNEL_CANDIDATES)[number];
 
 export const CANDIDATES_ENV = 'WEBGPU_DIFFUSION_CANDIDATES';
