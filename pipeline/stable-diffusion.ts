@@ -31,8 +31,8 @@ export interface StableDiffusionLoadOptions {
   readonly dtype?: FloatDType | 'auto';
   /**
    * The VAE decoder. 'auto' (default): f32 where its config says force_upcast (SD 1.5's does: its
-   * activations can overflow f16), else as dtype. 'f16' decodes faster and in half the memory, as
-   * diffusers' SD 1.x pipeline does in fp16.
+   * activations can overflow f16), else as dtype. 'f16' decodes as diffusers' SD 1.x pipeline does
+   * in fp16, in less memory but not faster (H100, 1024²: 1.77 s against 1.48 s in f32).
    */
   readonly vaeDType?: FloatDType | 'auto';
   /** Share a device: the model uses this runtime and leaves it alive on dispose(). */

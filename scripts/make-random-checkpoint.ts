@@ -1,6 +1,6 @@
 // Writes a diffusers folder with SD 1.5's (or the tiny fixture's) topology and seeded random
 // weights: a full-size model to run and benchmark without downloading one.
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ARCHS, FIXTURE_MODEL_DIR, type Arch } from './random-checkpoint/configs.js';
 import { planCheckpoint, type CheckpointPlan } from './random-checkpoint/plan.js';
@@ -66,7 +66,9 @@ await runScript(cli, async ({ values }) => {
   try {
     checkDestination(options);
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    // The default tokenizer is the bundled fixture's, which a bare checkout has not unpacked yet.
+    const hint = values['tokenizer-from'] === undefined && !existsSync(options.tokenizerFrom) ? ' (unpack the fixtures with node scripts/unpack-fixtures.js, or pass --tokenizer-from DIR)' : '';
+    throw new UsageError((e as Error).message + hint);
   }
   console.log(describePlan(plan, values.seed));
   // an interrupt must not leave DIR.tmp behind

@@ -35,7 +35,7 @@ export const MODEL_OPTIONS = {
     type: 'choice',
     choices: ['auto', 'f16', 'f32'],
     default: 'auto',
-    description: "VAE storage type; auto: f32 where its config says force_upcast (SD 1.5's does), f16 decodes faster",
+    description: "VAE storage type; auto: f32 where its config says force_upcast (SD 1.5's does); f16 takes half the memory",
   },
   plain: { type: 'boolean', description: 'portable GPU path: no f16, no subgroup matrices' },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
