@@ -193,8 +193,9 @@ const TILED: readonly TiledVariant[] = [
  *   output channels and enough pixels ran best on 128x64 tiles of 4x2 subgroups. Small grids split
  *   K (withSplit; 1280→1280 conv at 8x8: 17 TFLOP/s split 8 ways, 10.6 whole). Convs through
  *   im2col with whole 128-pixel tiles run 64x128 tiles of 2x4 subgroups, split until there are
- *   about 32 subgroups per SM (December 2026: 320→320 at 64² 51.5–52.5 TFLOP/s split 2, against
- *   40.9–48.6 on 64x64 split 2; 640→640 at 32² 50.0 split 2, 45.3 on 64x64 split 2);
+ *   about 32 subgroups per SM (December 2026: 320→320 at 64² 51.5–53.7 TFLOP/s split 2, against
+ *   43.6 on the former 64x64 unsplit and 40.9–48.6 on 64x64 split 2; 640→640 at 32² 50.0 split 2,
+ *   45.3 on 64x64 split 2);
  * - portable path: 128x128 register tiles (8x8 per thread, K step 8) once there are ≳ 2
  *   workgroups per SM (4096³ f32: 36 TFLOP/s), 64x64 tiles (4x4 per thread) otherwise.
  */
