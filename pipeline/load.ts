@@ -60,7 +60,10 @@ export interface LoadedComponents {
 
 export async function loadComponents(rt: Runtime, path: string, options: ComponentLoadOptions): Promise<LoadedComponents> {
   const { dtype, vaeDType: vaeChoice, onProgress, ...fileOptions } = options;
-  if ((dtype === 'f16' || vaeChoice === 'f16') && !rt.features.f16) throw new Error('this device has no shader-f16; load with dtype f32');
+  if (!rt.features.f16) {
+    if (dtype === 'f16') throw new Error('this device has no shader-f16; load with dtype f32');
+    if (vaeChoice === 'f16') throw new Error('this device has no shader-f16; use vaeDType f32 (--vae-dtype f32)');
+  }
   const files = await openModelFiles(path, { ...fileOptions, dtype });
   const owned: { dispose(): void }[] = [];
   try {

@@ -164,11 +164,9 @@ export class StableDiffusion {
     const rt = options.runtime ?? (await Runtime.create(options.gpu));
     try {
       const dtype = rt.defaultDType(options.dtype ?? 'auto');
-      const vae = options.vaeDType ?? 'auto';
-      if (vae === 'f16' && !rt.features.f16) throw new Error('this device has no shader-f16; use vaeDType f32 (--vae-dtype f32)');
       const c = await loadComponents(rt, path, {
         dtype,
-        vaeDType: vae === 'auto' ? undefined : vae,
+        vaeDType: options.vaeDType === 'auto' ? undefined : options.vaeDType,
         onProgress: options.onProgress,
         configFrom: options.configFrom,
         tokenizerDir: options.tokenizerDir,
