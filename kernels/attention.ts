@@ -5,6 +5,7 @@ import { Uniforms } from '../runtime/uniforms.js';
 import { kernelSource, specialize } from '../runtime/wgsl.js';
 import { formatShape, type DType } from '../runtime/dtype.js';
 import { checkDeviceCount, countFunction, type DeviceCount } from './device-count.js';
+import { unrollLoops } from './unroll.js';
 
 export interface AttentionOptions {
   heads: number;
@@ -58,6 +59,13 @@ export interface MatrixVariant {
   readonly slack?: number;
   /** Profiling only: bits 1, 2, 4 skip Q·Kᵀ, the softmax, P·V (the result is then wrong). */
   readonly skip?: number;
+  /**
+   * Keep the fragment loops rolled and the fragment arrays indexed (the kernel before December
+   * 2026). By default hardware fragments unroll and scalarize them (see unroll.ts: rolled loops
+   * leave register arrays in local memory) and emulated ones stay rolled, since CPU drivers take
+   * about 10 s to compile the unrolled kernel; `rolled: false` unrolls emulated ones too (tests).
+   */
+  readonly rolled?: boolean;
 }
 
 export type AttentionVariant = PortableVariant | MatrixVariant;
@@ -118,7 +126,7 @@ export function attentionVariantName(v: AttentionVariant): string {
   return (
     `${v.emulated ? 'mma-emulated' : 'mma'} ${v.kv} q${rows} k${v.keyBlock} sg${v.subgroups}x${v.rowFrags} ` +
     `f${v.frag.M}x${v.frag.N}x${v.frag.K}${v.kv === 'staged' && v.prefetch ? ' pf' : ''}${v.ring ? ' ring' : ''}` +
-    `${v.slack !== undefined ? ` slack${v.slack}` : ''}${v.skip ? ` skip${v.skip}` : ''}`
+    `${v.slack !== undefined ? ` slack${v.slack}` : ''}${v.skip ? ` skip${v.skip}` : ''}${v.rolled !== undefined && v.rolled !== !!v.emulated ? (v.rolled ? ' rolled' : ' unrolled') : ''}`
   );
 }
 
@@ -267,6 +275,10 @@ export function attentionVariantProblem(rt: Runtime, p: AttentionProblem, v: Att
   return bytes > limit ? `needs ${bytes} B of workgroup memory` : null;
 }
 
+function rolledLoops(v: MatrixVariant): boolean {
+  return v.rolled ?? v.emulated === true;
+}
+
 function rowsPerWorkgroup(v: AttentionVariant): number {
   return v.kind === 'portable' ? v.rows : v.subgroups * v.rowFrags * v.frag.M;
 }
@@ -302,17 +314,18 @@ function kernelCode(p: AttentionProblem, v: AttentionVariant, counts: TokenCount
   const { consts } = matrixLayout(p, v, !v.emulated);
   const kvFile = v.kv === 'staged' ? 'attention_mma_kv_staged.wgsl' : v.emulated ? 'attention_mma_kv_direct_emulated.wgsl' : 'attention_mma_kv_direct.wgsl';
   const core = kernelSource(kvFile) + kernelSource('attention_mma.wgsl') + countCode(counts);
-  if (v.emulated) return specialize(kernelSource('attention_mma_emulated.wgsl') + core, { dtype: 'f16', enables: ['subgroups'], consts });
+  if (v.emulated) {
+    const code = specialize(kernelSource('attention_mma_emulated.wgsl') + core, { dtype: 'f16', enables: ['subgroups'], consts });
+    return rolledLoops(v) ? code : unrollLoops(code, {});
+  }
   // Fragment offsets derive from the subgroup index, which the uniformity analysis cannot prove
   // uniform; they are uniform within each subgroup, which is what the hardware needs.
-  return (
-    'diagnostic(off, chromium.subgroup_matrix_uniformity);\n' +
-    specialize(kernelSource('attention_mma_ops.wgsl') + core, {
-      dtype: 'f16',
-      enables: ['subgroups', 'chromium_experimental_subgroup_matrix'],
-      consts,
-    })
-  );
+  const code = specialize(kernelSource('attention_mma_ops.wgsl') + core, {
+    dtype: 'f16',
+    enables: ['subgroups', 'chromium_experimental_subgroup_matrix'],
+    consts,
+  });
+  return 'diagnostic(off, chromium.subgroup_matrix_uniformity);\n' + (rolledLoops(v) ? code : unrollLoops(code, {}));
 }
 
 /**

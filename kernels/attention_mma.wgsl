@@ -93,14 +93,10 @@ fn write_p4(at: u32, t: vec4<f32>, m: f32) -> f32 {
   return (pf.x + pf.y) + (pf.z + pf.w);
 }
 
-// Stores chunk ch of this subgroup's output fragments (BKEY columns) to its scratch rows.
-fn park_o(s_base: u32, ch: u32, oacc: ptr<function, array<Acc, RQ * O_FRAGS>>) {
-  for (var r = 0u; r < RQ; r++) {
-    for (var j = 0u; j < O_CHUNK; j++) {
-      let c = ch * O_CHUNK + j;
-      if (c < O_FRAGS) { store_acc(s_base + r * FM * SS + j * FN, (*oacc)[r * O_FRAGS + c], SS); }
-    }
-  }
+// Where output fragment (r, c) is parked in its subgroup's scratch rows: O leaves a chunk of
+// O_CHUNK fragments (BKEY columns) at a time, fragment c in chunk c / O_CHUNK.
+fn o_parking(s_base: u32, r: u32, c: u32) -> u32 {
+  return s_base + r * FM * SS + (c % O_CHUNK) * FN;
 }
 
 @compute @workgroup_size(WG)
@@ -132,14 +128,16 @@ fn main(
     put8(r * KS + c * 8u, x);
   }
   workgroupBarrier();
-  var qf: array<Left, RQ * QK_STEPS>;
-  for (var r = 0u; r < RQ; r++) {
-    for (var kk = 0u; kk < QK_STEPS; kk++) {
+  var qf: array<Left, RQ * QK_STEPS>; // scalarize
+  for (var r = 0u; r < RQ; r++) { // unroll
+    for (var kk = 0u; kk < QK_STEPS; kk++) { // unroll
       qf[r * QK_STEPS + kk] = load_q((sg * ROWS + r * FM) * KS + kk * FK);
     }
   }
-  var oacc: array<Acc, RQ * O_FRAGS>;
-  for (var i = 0u; i < RQ * O_FRAGS; i++) { oacc[i] = frag_zero(); }
+  var oacc: array<Acc, RQ * O_FRAGS>; // scalarize
+  for (var i = 0u; i < RQ * O_FRAGS; i++) { // unroll
+    oacc[i] = frag_zero();
+  }
 
   let lane_row = lane / LPR;
   let part = lane % LPR;
@@ -158,14 +156,20 @@ fn main(
 
     // S = Q·Kᵀ, one column of fragments at a time so only RQ accumulators are live.
     if ((XSKIP & 1u) == 0u) {
-      for (var c = 0u; c < S_FRAGS; c++) {
-        var acc: array<Acc, RQ>;
-        for (var r = 0u; r < RQ; r++) { acc[r] = frag_zero(); }
-        for (var kk = 0u; kk < QK_STEPS; kk++) {
-          let kt = load_kt(c * FN, kk * FK);
-          for (var r = 0u; r < RQ; r++) { acc[r] = frag_mma(qf[r * QK_STEPS + kk], kt, acc[r]); }
+      for (var c = 0u; c < S_FRAGS; c++) { // unroll
+        var acc: array<Acc, RQ>; // scalarize
+        for (var r = 0u; r < RQ; r++) { // unroll
+          acc[r] = frag_zero();
         }
-        for (var r = 0u; r < RQ; r++) { store_acc(s_base + r * FM * SS + c * FN, acc[r], SS); }
+        for (var kk = 0u; kk < QK_STEPS; kk++) { // unroll
+          let kt = load_kt(c * FN, kk * FK);
+          for (var r = 0u; r < RQ; r++) { // unroll
+            acc[r] = frag_mma(qf[r * QK_STEPS + kk], kt, acc[r]);
+          }
+        }
+        for (var r = 0u; r < RQ; r++) { // unroll
+          store_acc(s_base + r * FM * SS + c * FN, acc[r], SS);
+        }
       }
     }
     workgroupBarrier();
@@ -205,16 +209,19 @@ fn main(
     let rescale = workgroupUniformLoad(&rescale_flag);
     if (rescale != 0u) {
       if (li == 0u) { rescale_flag = 0u; }
-      for (var ch = 0u; ch < O_CHUNKS; ch++) {
-        park_o(s_base, ch, &oacc);
+      for (var ch = 0u; ch < O_CHUNKS; ch++) { // unroll
+        for (var r = 0u; r < RQ; r++) { // unroll
+          for (var c = 0u; c < O_FRAGS; c++) { // unroll
+            if (c / O_CHUNK == ch) { store_acc(o_parking(s_base, r, c), oacc[r * O_FRAGS + c], SS); }
+          }
+        }
         workgroupBarrier();
         let o_row = s_base + lane_row * SS;
         for (var x = part; x < BKEY / 4u; x += LPR) { scratch[o_row / 4u + x] *= alpha; }
         workgroupBarrier();
-        for (var r = 0u; r < RQ; r++) {
-          for (var j = 0u; j < O_CHUNK; j++) {
-            let c = ch * O_CHUNK + j;
-            if (c < O_FRAGS) { oacc[r * O_FRAGS + c] = load_acc(s_base + r * FM * SS + j * FN, SS); }
+        for (var r = 0u; r < RQ; r++) { // unroll
+          for (var c = 0u; c < O_FRAGS; c++) { // unroll
+            if (c / O_CHUNK == ch) { oacc[r * O_FRAGS + c] = load_acc(o_parking(s_base, r, c), SS); }
           }
         }
         // The next chunk, or the next block's S, lands where this one was parked.
@@ -224,12 +231,16 @@ fn main(
 
     // O += P·V
     if ((XSKIP & 4u) == 0u) {
-      for (var kc = 0u; kc < PV_STEPS; kc++) {
-        var pl: array<Left, RQ>;
-        for (var r = 0u; r < RQ; r++) { pl[r] = load_p((sg * ROWS + r * FM) * PS + kc * FK); }
-        for (var c = 0u; c < O_FRAGS; c++) {
+      for (var kc = 0u; kc < PV_STEPS; kc++) { // unroll
+        var pl: array<Left, RQ>; // scalarize
+        for (var r = 0u; r < RQ; r++) { // unroll
+          pl[r] = load_p((sg * ROWS + r * FM) * PS + kc * FK);
+        }
+        for (var c = 0u; c < O_FRAGS; c++) { // unroll
           let vf = load_v(kc * FK, c * FN);
-          for (var r = 0u; r < RQ; r++) { oacc[r * O_FRAGS + c] = frag_mma(pl[r], vf, oacc[r * O_FRAGS + c]); }
+          for (var r = 0u; r < RQ; r++) { // unroll
+            oacc[r * O_FRAGS + c] = frag_mma(pl[r], vf, oacc[r * O_FRAGS + c]);
+          }
         }
       }
     }
@@ -238,9 +249,13 @@ fn main(
   // Epilogue: O through scratch a chunk at a time, divided by the row sums, packed back to f16.
   let inv = 1.0 / l;
   let dst = ((b * p.nq + qi) * p.heads + h) * CH;
-  for (var ch = 0u; ch < O_CHUNKS; ch++) {
+  for (var ch = 0u; ch < O_CHUNKS; ch++) { // unroll
     workgroupBarrier();
-    park_o(s_base, ch, &oacc);
+    for (var r = 0u; r < RQ; r++) { // unroll
+      for (var c = 0u; c < O_FRAGS; c++) { // unroll
+        if (c / O_CHUNK == ch) { store_acc(o_parking(s_base, r, c), oacc[r * O_FRAGS + c], SS); }
+      }
+    }
     workgroupBarrier();
     if (qi < n_q) {
       let o_row = s_base + lane_row * SS;

@@ -9,9 +9,13 @@ import { kernelSource, specialize } from '../runtime/wgsl.js';
 import { ACTIVATION_CODE, type Activation } from './activation.js';
 import { unrollLoops } from './unroll.js';
 
-/** How B is stored: [K, N], [N, K] (nn.Linear weights), or gathered from an NCHW image (conv). */
-export type GemmMode = 'kn' | 'nk' | 'conv';
-const MODE_CODE: Record<GemmMode, number> = { kn: 0, nk: 1, conv: 2 };
+/**
+ * How B is stored: [K, N], [N, K] (nn.Linear weights), gathered from an NCHW image (conv), or
+ * read from one NCHW image per batch matrix four output pixels of a row at a time ('rows': 3x3
+ * convs with stride 1, padding 1 and rows a multiple of 4 wide; see gemm-io.wgsl).
+ */
+export type GemmMode = 'kn' | 'nk' | 'conv' | 'rows';
+const MODE_CODE: Record<GemmMode, number> = { kn: 0, nk: 1, conv: 2, rows: 3 };
 
 export interface ConvGeometry {
   readonly cin: number;
@@ -49,7 +53,10 @@ export interface GemmProblem {
   readonly biasPerRow?: boolean;
   /** Same shape as out, added last. */
   readonly residual?: Tensor;
-  /** B is conv2d's im2col matrix ([K, pixels] per image): tiles are chosen from conv sweeps. */
+  /**
+   * B is conv2d's im2col matrix ([K, pixels] per image), written out or read in place ('rows'):
+   * tiles are chosen from conv sweeps.
+   */
   readonly im2col?: boolean;
   readonly activation?: Activation;
   readonly conv?: ConvGeometry;
@@ -131,6 +138,11 @@ export function matrixFragment(rt: Runtime, dtype: DType): SubgroupMatrixConfig 
 
 /** Why a variant cannot run this problem on this device, or null if it can. */
 export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): string | null {
+  if (p.mode === 'rows') {
+    const c = p.conv;
+    const rows = c && c.kernel === 3 && c.stride === 1 && c.padTop === 1 && c.padLeft === 1 && c.wo === c.w && c.pixels === c.h * c.w;
+    if (!rows || c.w % 4 || p.n !== c.pixels) return "the 'rows' layout needs a 3x3 conv with stride 1, padding 1 and rows a multiple of 4 wide";
+  }
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   const { bm, bn } = tileShape(v);
   const split = splitOf(v);
@@ -165,7 +177,7 @@ export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): str
   const scratch = (viaMemory ? 1 : v.sgM * v.sgN) * v.frag.M * v.frag.N * 4;
   if ((v.frag.M * v.frag.N) % 128) return 'the epilogue reads whole fragments as 32 lanes x vec4';
   if (v.kind === 'tc-direct') {
-    if (p.mode === 'conv') return 'conv gathers B; direct fragment loads need a plain matrix';
+    if (p.mode === 'conv' || p.mode === 'rows') return 'conv gathers B; direct fragment loads need a plain matrix';
     if (p.m % bm || p.n % bn || p.k % v.frag.K) return 'direct fragment loads need M, N multiples of the tile and K of the fragment';
     return scratch > limit ? `needs ${scratch} B of workgroup memory` : null;
   }
@@ -336,7 +348,7 @@ function alignment(p: GemmProblem): { A_VEC: boolean; B_VEC: boolean; OUT_VEC: b
 
 /** Whether every tile of a staged subgroup-matrix kernel lies inside A and B with 4-aligned rows (no bounds checks). */
 function interior(p: GemmProblem, v: GemmVariant): boolean {
-  if (v.kind !== 'tc' || p.mode === 'conv') return false;
+  if (v.kind !== 'tc' || p.mode === 'conv' || p.mode === 'rows') return false;
   const { bm, bn } = tileShape(v);
   const { A_VEC, B_VEC } = alignment(p);
   return A_VEC && B_VEC && p.m % bm === 0 && p.n % bn === 0 && p.k % v.bk === 0;

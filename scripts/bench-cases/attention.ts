@@ -73,6 +73,7 @@ interface Tile {
   readonly prefetch?: boolean;
   readonly ring?: boolean;
   readonly skip?: number;
+  readonly rolled?: boolean;
 }
 
 function sweepPick(tile: Tile): VariantPick {
@@ -89,6 +90,7 @@ function sweepPick(tile: Tile): VariantPick {
       prefetch: tile.prefetch ?? true,
       ring: tile.ring,
       skip: tile.skip,
+      rolled: tile.rolled,
     };
     return v;
   };
@@ -107,6 +109,7 @@ const SWEEP: [Shape, Tile[]][] = [
   [
     self4096,
     [
+      t('16x16x16', 8, 16, 32, 'staged', { rolled: true }),
       t('16x16x16', 4, 16, 32, 'staged'),
       t('16x16x16', 4, 16, 32, 'staged', { ring: true }),
       t('16x16x16', 8, 16, 32, 'staged', { ring: true }),
@@ -126,10 +129,10 @@ const SWEEP: [Shape, Tile[]][] = [
   ],
   [cross4096, [t('16x16x16', 4, 16, 32, 'staged'), t('16x16x16', 8, 16, 32, 'staged')]],
   [self1024, [t('16x16x16', 4, 16, 32, 'staged'), t('16x16x16', 4, 16, 32, 'staged', { ring: true }), t('16x16x16', 2, 16, 32, 'staged'), t('16x16x16', 4, 16, 64, 'staged')]],
-  [self16384, [t('16x16x16', 8, 16, 32, 'staged'), t('16x16x16', 8, 16, 32, 'staged', { ring: true }), t('16x16x16', 8, 32, 32, 'staged', { ring: true }), t('16x16x16', 8, 16, 64, 'staged'), t('16x16x16', 4, 16, 64, 'staged'), t('16x16x16', 8, 32, 32, 'staged')]],
+  [self16384, [t('16x16x16', 8, 16, 32, 'staged'), t('16x16x16', 8, 16, 32, 'staged', { rolled: true }), t('16x16x16', 8, 16, 32, 'staged', { ring: true }), t('16x16x16', 8, 32, 32, 'staged', { ring: true }), t('16x16x16', 8, 16, 64, 'staged'), t('16x16x16', 4, 16, 64, 'staged'), t('16x16x16', 8, 32, 32, 'staged')]],
 ];
 
-const tileName = (x: Tile) => ` [${x.frag} ${x.kv} sg${x.subgroups} q${x.rows} k${x.keyBlock}${x.ring ? ' ring' : ''}${x.skip ? ` skip${x.skip}` : ''}]`;
+const tileName = (x: Tile) => ` [${x.frag} ${x.kv} sg${x.subgroups} q${x.rows} k${x.keyBlock}${x.ring ? ' ring' : ''}${x.skip ? ` skip${x.skip}` : ''}${x.rolled ? ' rolled' : ''}]`;
 
 // `--filter attn-sweep`: tile shapes, fragment shapes and K/V access for the tensor-core kernel
 // (skip = phases left out, to see where the time goes).

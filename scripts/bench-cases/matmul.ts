@@ -99,6 +99,15 @@ export const MATRIX_SWEEP: readonly SweepEntry[] = [
   ['tc', 2, 4, 2, 2, 32, { results: 'memory' }],
   ['tc', 2, 2, 2, 2, 64, { results: 'memory' }],
   ['tc', 2, 2, 2, 2, 32, { results: 'memory' }],
+  // More fragments per subgroup (fewer fragment loads per multiply; 2-4x slower in November 2026,
+  // before results could go through memory) and 256-wide tiles.
+  ['tc', 4, 2, 2, 4, 32, { results: 'memory' }],
+  ['tc', 2, 4, 4, 2, 32, { results: 'memory' }],
+  ['tc', 2, 2, 4, 4, 32, { results: 'memory' }],
+  ['tc', 4, 2, 2, 4, 16],
+  ['tc', 8, 4, 2, 2, 16, { results: 'memory' }],
+  ['tc', 4, 8, 2, 2, 16, { results: 'memory' }],
+  ['tc', 4, 4, 2, 2, 32, { results: 'memory', groupM: 16 }],
 ];
 
 // `--filter gemm-sweep`: the headline GEMM and the first-level linear under each tile shape.

@@ -217,3 +217,13 @@ t.test('tensor-core kernel (hardware fragments, or emulated ones) matches the re
   }
 });
 
+
+t.test('unrolled emulated kernel (the loop structure hardware fragments run) matches the reference', async (t) => {
+  const rt = await testRuntime();
+  if (!rt.features.f16 || !rt.features.subgroups) return void t.comment('skipped: needs shader-f16 and subgroups');
+  // Two row fragments per subgroup and forced rescaling reach every unrolled loop; one case, since
+  // a CPU driver takes about 10 s to compile it.
+  const frag = { M: 16, N: 16, K: 16 };
+  const v: MatrixVariant = { kind: 'mma', frag, emulated: true, rolled: false, prefetch: true, kv: 'staged', subgroups: 2, rowFrags: 2, keyBlock: 32, slack: 0 };
+  await check(t, rt, matrixCases[1]!, 'f16', v);
+});
