@@ -60,10 +60,10 @@ export interface MatrixVariant {
   /** Profiling only: bits 1, 2, 4 skip Q·Kᵀ, the softmax, P·V (the result is then wrong). */
   readonly skip?: number;
   /**
-   * Keep the fragment loops rolled and the fragment arrays indexed (the kernel before December
-   * 2026). By default hardware fragments unroll and scalarize them (see unroll.ts: rolled loops
-   * leave register arrays in local memory) and emulated ones stay rolled, since CPU drivers take
-   * about 10 s to compile the unrolled kernel; `rolled: false` unrolls emulated ones too (tests).
+   * Keep the fragment loops rolled and the fragment arrays indexed, or (false) unroll the loops and
+   * split the arrays into variables (see unroll.ts: rolled loops can leave register arrays in local
+   * memory). Left out: rolled, unless the 'attention-unrolled' candidate is on for hardware
+   * fragments (runtime/candidates.ts). CPU drivers take about 10 s to compile the unrolled kernel.
    */
   readonly rolled?: boolean;
 }
@@ -126,7 +126,7 @@ export function attentionVariantName(v: AttentionVariant): string {
   return (
     `${v.emulated ? 'mma-emulated' : 'mma'} ${v.kv} q${rows} k${v.keyBlock} sg${v.subgroups}x${v.rowFrags} ` +
     `f${v.frag.M}x${v.frag.N}x${v.frag.K}${v.kv === 'staged' && v.prefetch ? ' pf' : ''}${v.ring ? ' ring' : ''}` +
-    `${v.slack !== undefined ? ` slack${v.slack}` : ''}${v.skip ? ` skip${v.skip}` : ''}${v.rolled !== undefined && v.rolled !== !!v.emulated ? (v.rolled ? ' rolled' : ' unrolled') : ''}`
+    `${v.slack !== undefined ? ` slack${v.slack}` : ''}${v.skip ? ` skip${v.skip}` : ''}${v.rolled === false ? ' unrolled' : ''}`
   );
 }
 
@@ -275,8 +275,14 @@ export function attentionVariantProblem(rt: Runtime, p: AttentionProblem, v: Att
   return bytes > limit ? `needs ${bytes} B of workgroup memory` : null;
 }
 
+/** The variant with `rolled` decided (see MatrixVariant.rolled), so its name keys its pipeline. */
+function withLoops(rt: Runtime, v: AttentionVariant): AttentionVariant {
+  if (v.kind !== 'mma' || v.rolled !== undefined) return v;
+  return { ...v, rolled: v.emulated === true || !rt.candidates.has('attention-unrolled') };
+}
+
 function rolledLoops(v: MatrixVariant): boolean {
-  return v.rolled ?? v.emulated === true;
+  return v.rolled ?? true;
 }
 
 function rowsPerWorkgroup(v: AttentionVariant): number {
@@ -348,7 +354,7 @@ export function attentionWith(
   variant?: AttentionVariant,
 ): { out: Tensor; variant: AttentionVariant } {
   const p = attentionProblem(q, k, v, options);
-  const chosen = variant ?? chooseAttentionVariant(rt, p);
+  const chosen = withLoops(rt, variant ?? chooseAttentionVariant(rt, p));
   const why = attentionVariantProblem(rt, p, chosen);
   if (why) throw new Error(`attention: variant ${attentionVariantName(chosen)} cannot run d=${p.headDim} ${p.dtype}: ${why}`);
   const out = options.out ?? rt.empty(q.shape, q.dtype);

@@ -8,10 +8,12 @@
  * - 'gemm-split-warps': tensor-core GEMMs split K until they have about 32 subgroups per SM
  *   instead of 320 workgroups (kernels/gemm.ts withSplit; im2col convs always do);
  * - 'conv-rows': 3x3 stride-1 convs read their image in place ('rows' lowering, kernels/conv2d.ts)
- *   instead of writing im2col out.
+ *   instead of writing im2col out;
+ * - 'attention-unrolled': the tensor-core attention unrolls its fragment loops and keeps its
+ *   fragments in variables, not indexed arrays (kernels/attention.ts MatrixVariant.rolled).
  * The K/V ring of the tensor-core attention was one until it lost on the H100 (December 2026).
  */
-export const KERNEL_CANDIDATES = ['gemm-memory', 'gemm-split-warps', 'conv-rows'] as const;
+export const KERNEL_CANDIDATES = ['gemm-memory', 'gemm-split-warps', 'conv-rows', 'attention-unrolled'] as const;
 export type KernelCandidate = (typeof KERNEL_CANDIDATES)[number];
 
 export const CANDIDATES_ENV = 'WEBGPU_DIFFUSION_CANDIDATES';

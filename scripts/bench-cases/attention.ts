@@ -90,7 +90,7 @@ function sweepPick(tile: Tile): VariantPick {
       prefetch: tile.prefetch ?? true,
       ring: tile.ring,
       skip: tile.skip,
-      rolled: tile.rolled,
+      rolled: tile.rolled ?? false,
     };
     return v;
   };
