@@ -1,5 +1,6 @@
 import t from 'tap';
 import { chooseVariant, variantName, type GemmProblem } from '../../kernels/gemm.js';
+import { conv2dVariant } from '../../kernels/conv2d.js';
 import { parseCandidates, type KernelCandidate } from '../../runtime/candidates.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Tensor } from '../../runtime/tensor.js';
@@ -59,4 +60,15 @@ t.test('GEMM variants chosen for the U-Net shapes, with and without the split-by
     'tc 128x128 k32 sg4x4 f16x16x16 via-memory',
     'gemm-memory: 128x128 tiles with K steps of 32, results through memory',
   );
+});
+
+t.test('conv-rows candidate: 3x3 stride-1 convs with whole 128-pixel tiles read their image in place', async (t) => {
+  const tensor = (shape: number[]) => ({ shape, rank: shape.length, dtype: 'f16' }) as unknown as Tensor;
+  const conv = (rt: Runtime, cin: number, cout: number, size: number, stride: 1 | 2 = 1) =>
+    conv2dVariant(rt, tensor([2, cin, size, size]), tensor([cout, cin, 3, 3]), { padding: 1, stride });
+  t.equal(conv(matrixDevice(), 320, 320, 64), 'im2col tc 64x128 k32 sg2x4 f16x16x16 split2', 'default: im2col');
+  t.equal(conv(matrixDevice(['conv-rows']), 320, 320, 64), 'rows tc 64x128 k32 sg2x4 f16x16x16 split2', 'bar conv');
+  t.equal(conv(matrixDevice(['conv-rows']), 640, 640, 32), 'rows tc 64x128 k32 sg2x4 f16x16x16 split2', '640 at 32²');
+  t.match(conv(matrixDevice(['conv-rows']), 1280, 1280, 8), /^im2col /, '8x8 images: 64 pixels, no whole 128-pixel tile');
+  t.match(conv(matrixDevice(['conv-rows']), 320, 320, 64, 2), /^im2col /, 'stride 2');
 });
