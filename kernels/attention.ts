@@ -289,7 +289,7 @@ function rowsPerWorkgroup(v: AttentionVariant): number {
   return v.kind === 'portable' ? v.rows : v.subgroups * v.rowFrags * v.frag.M;
 }
 
-interface TokenCounts {
+export interface TokenCounts {
   readonly queries?: DeviceCount;
   readonly keys?: DeviceCount;
 }
@@ -305,7 +305,11 @@ function countCode(counts: TokenCounts): string {
   );
 }
 
-function kernelCode(p: AttentionProblem, v: AttentionVariant, counts: TokenCounts): string {
+/**
+ * The WGSL a variant compiles to. Exported for tests: CI has no subgroup matrices, so it builds the
+ * hardware fragments' unrolled source without compiling it.
+ */
+export function kernelCode(p: AttentionProblem, v: AttentionVariant, counts: TokenCounts = {}): string {
   if (v.kind === 'portable') {
     const consts = {
       D: p.headDim,

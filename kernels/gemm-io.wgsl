@@ -202,13 +202,13 @@ fn b_load4(c: BCols, k: u32) -> vec4<T> {
       if (kx == 1u) {
         v = mid;
       } else if (kx == 0u) {
-        var left = T(0.0);
-        if (ox > 0u) { left = b[(row + ox - 4u) >> 2u].w; }
-        v = vec4<T>(left, mid.xyz);
+        var before = T(0.0);
+        if (ox > 0u) { before = b[(row + ox - 4u) >> 2u].w; }
+        v = vec4<T>(before, mid.xyz);
       } else {
-        var right = T(0.0);
-        if (ox + 4u < p.w) { right = b[(row + ox + 4u) >> 2u].x; }
-        v = vec4<T>(mid.yzw, right);
+        var after = T(0.0);
+        if (ox + 4u < p.w) { after = b[(row + ox + 4u) >> 2u].x; }
+        v = vec4<T>(mid.yzw, after);
       }
     }
   } else {

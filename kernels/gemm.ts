@@ -287,7 +287,11 @@ function cpuCompiler(rt: Runtime): boolean {
 
 const MATRIX_ENABLES = ['chromium_experimental_subgroup_matrix'];
 
-function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
+/**
+ * The WGSL a variant compiles to on this device (unrolled and scalarized for GPU compilers).
+ * Exported for tests: CPU drivers never see the unrolled source, so CI builds it without compiling.
+ */
+export function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string {
   const conv = p.conv;
   const unroll = !cpuCompiler(rt);
   // GPU compilers get every marked loop unrolled (see unroll.ts); CPU ones keep them rolled.

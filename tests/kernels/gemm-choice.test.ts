@@ -1,32 +1,9 @@
 import t from 'tap';
 import { chooseVariant, variantName, type GemmProblem } from '../../kernels/gemm.js';
 import { conv2dVariant } from '../../kernels/conv2d.js';
-import { parseCandidates, type KernelCandidate } from '../../runtime/candidates.js';
+import { matrixDevice } from '../support/matrix-device.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Tensor } from '../../runtime/tensor.js';
-
-// The choosers read only the device's features, limits and candidates, so a stand-in for an
-// H100-like device (16x16x16 f16 subgroup matrices, 48 KiB of workgroup memory) shows what they
-// pick there on a machine without one.
-function matrixDevice(candidates: readonly KernelCandidate[] = []): Runtime {
-  return {
-    features: {
-      f16: true,
-      subgroups: true,
-      subgroupMatrix: true,
-      subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }],
-    },
-    device: {
-      limits: {
-        maxComputeWorkgroupStorageSize: 49152,
-        maxStorageBufferBindingSize: 2 ** 31,
-        maxComputeInvocationsPerWorkgroup: 1024,
-        maxComputeWorkgroupsPerDimension: 65535,
-      },
-    },
-    candidates: parseCandidates(candidates),
-  } as unknown as Runtime;
-}
 
 const f16 = { dtype: 'f16' } as unknown as Tensor;
 
