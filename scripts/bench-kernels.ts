@@ -6,10 +6,11 @@ import { Cli, runScript, UsageError } from './cli.js';
 
 const cli = new Cli({
   name: 'bench-kernels',
-  usage: 'node scripts/bench-kernels.js [--filter text] [--dtype f32|f16] [--json] [--plain]',
+  usage: 'node scripts/bench-kernels.js [--filter text] [--exclude text] [--dtype f32|f16] [--json] [--plain]',
   description: "Times every kernel at the U-Net's real shapes and prints time, TFLOP/s or GB/s and the fraction of peak.",
   options: {
     filter: { type: 'strings', valueName: 'TEXT', description: 'only cases whose kernel or name contains the text (any match)' },
+    exclude: { type: 'strings', valueName: 'TEXT', description: "not cases whose kernel or name contains the text (e.g. 'sweep': no sweep rows)" },
     dtype: { type: 'choice', choices: ['f32', 'f16'], description: 'only f32 or f16 cases' },
     json: { type: 'boolean', description: 'one JSON object per line instead of the table' },
     plain: { type: 'boolean', description: 'portable path: no f16, no subgroup matrices' },
@@ -38,6 +39,7 @@ await runScript(cli, async ({ values: args }) => {
   const cases = allCases.filter(
     (c) =>
       (args.filter.length === 0 || args.filter.some((f) => c.kernel.includes(f) || c.name.includes(f))) &&
+      !args.exclude.some((f) => c.kernel.includes(f) || c.name.includes(f)) &&
       (!args.dtype || c.dtype === args.dtype) &&
       (c.dtype === 'f32' || rt.features.f16),
   );
