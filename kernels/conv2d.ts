@@ -1,7 +1,7 @@
 import type { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { bytesPerElement, formatShape } from '../runtime/dtype.js';
-import { checkDTypes, checkShape, chooseVariant, gemm, matrixFragment, variantName, type GemmProblem, type GemmVariant } from './gemm.js';
+import { checkDTypes, checkShape, chooseVariant, fitsRowsLayout, gemm, matrixFragment, variantName, type ConvGeometry, type GemmProblem, type GemmVariant } from './gemm.js';
 import { im2col, type ConvWindow } from './im2col.js';
 
 /**
@@ -81,7 +81,13 @@ function isPointwise(s: ConvShape): boolean {
 }
 
 function rowsFit(s: ConvShape): boolean {
-  return s.kernel === 3 && s.stride === 1 && s.padTop === 1 && s.padLeft === 1 && s.h === s.ho && s.w === s.wo && s.w % 4 === 0;
+  return fitsRowsLayout(geometry(s));
+}
+
+/** The window as the GEMM's gathering layouts ('conv', 'rows') read it. */
+function geometry(s: ConvShape): ConvGeometry {
+  const { cin, h, w, wo, kernel, stride, padTop, padLeft } = s;
+  return { cin, h, w, wo, pixels: s.ho * s.wo, kernel, stride, padTop, padLeft };
 }
 
 /**
@@ -106,23 +112,11 @@ function gemmProblem(s: ConvShape, lowering: ConvLowering, weight: Tensor, b: Te
   const k = s.cin * s.kernel * s.kernel;
   const common = { label: 'conv2d', m: s.cout, k, a: weight, b, out, aBatch: 0, bias: options.bias, residual: options.residual };
   if (lowering === 'gather') {
-    const { cin, h, w, wo, kernel, stride, padTop, padLeft } = s;
-    return {
-      ...common,
-      mode: 'conv',
-      n: s.batch * pixels,
-      batch: 1,
-      bBatch: 0,
-      outBatch: 0,
-      conv: { cin, h, w, wo, pixels, kernel, stride, padTop, padLeft },
-    };
+    return { ...common, mode: 'conv', n: s.batch * pixels, batch: 1, bBatch: 0, outBatch: 0, conv: geometry(s) };
   }
   // Image by image: weight [Cout, K] · B[b] [K, Ho·Wo] → out[b] [Cout, Ho·Wo], which is NCHW.
   const image = { n: pixels, batch: s.batch, outBatch: s.cout * pixels, biasPerRow: true, im2col: lowering !== 'pointwise' };
-  if (lowering === 'rows') {
-    const { cin, h, w, wo, kernel, stride, padTop, padLeft } = s;
-    return { ...common, ...image, mode: 'rows', bBatch: cin * h * w, conv: { cin, h, w, wo, pixels, kernel, stride, padTop, padLeft } };
-  }
+  if (lowering === 'rows') return { ...common, ...image, mode: 'rows', bBatch: s.cin * s.h * s.w, conv: geometry(s) };
   return { ...common, ...image, mode: 'kn', bBatch: k * pixels };
 }
 

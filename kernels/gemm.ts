@@ -136,12 +136,15 @@ export function matrixFragment(rt: Runtime, dtype: DType): SubgroupMatrixConfig 
   return usable.find((c) => c.M === 16 && c.N === 16 && c.K === 16) ?? usable.sort((x, y) => y.M * y.N * y.K - x.M * x.N * x.K)[0];
 }
 
+/** Whether the 'rows' layout can read this window: 3x3, stride 1, padding 1 (same size out), rows a multiple of 4 wide. */
+export function fitsRowsLayout(c: ConvGeometry): boolean {
+  return c.kernel === 3 && c.stride === 1 && c.padTop === 1 && c.padLeft === 1 && c.wo === c.w && c.pixels === c.h * c.w && c.w % 4 === 0;
+}
+
 /** Why a variant cannot run this problem on this device, or null if it can. */
 export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): string | null {
-  if (p.mode === 'rows') {
-    const c = p.conv;
-    const rows = c && c.kernel === 3 && c.stride === 1 && c.padTop === 1 && c.padLeft === 1 && c.wo === c.w && c.pixels === c.h * c.w;
-    if (!rows || c.w % 4 || p.n !== c.pixels) return "the 'rows' layout needs a 3x3 conv with stride 1, padding 1 and rows a multiple of 4 wide";
+  if (p.mode === 'rows' && !(p.conv && fitsRowsLayout(p.conv) && p.n === p.conv.pixels)) {
+    return "the 'rows' layout needs a 3x3 conv with stride 1, padding 1 and rows a multiple of 4 wide";
   }
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   const { bm, bn } = tileShape(v);
