@@ -1,7 +1,7 @@
 import type { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { bytesPerElement, formatShape } from '../runtime/dtype.js';
-import { checkDTypes, checkShape, chooseVariant, fitsRowsLayout, gemm, matrixFragment, variantName, type ConvGeometry, type GemmProblem, type GemmVariant } from './gemm.js';
+import { checkDTypes, checkShape, chooseVariant, gemm, matrixFragment, variantName, type ConvGeometry, type GemmProblem, type GemmVariant } from './gemm.js';
 import { im2col, type ConvWindow } from './im2col.js';
 
 /**
@@ -9,11 +9,9 @@ import { im2col, type ConvWindow } from './im2col.js';
  * - 'pointwise': a 1x1 stride-1 unpadded conv is already weight · x[b] per image;
  * - 'im2col': the patches are written out once ([B, Cin·k·k, Ho·Wo]) and multiplied as a plain
  *   batched GEMM, whose aligned tile loads feed tensor cores far better than a gather;
- * - 'gather': an implicit GEMM that gathers the patches tile by tile, never materialised;
- * - 'rows': an implicit GEMM for 3x3 convs with stride 1, padding 1 and rows a multiple of 4 wide,
- *   image by image, reading four output pixels of a row per aligned vector load (no im2col pass).
+ * - 'gather': an implicit GEMM that gathers the patches tile by tile, never materialised.
  */
-export type ConvLowering = 'pointwise' | 'im2col' | 'gather' | 'rows';
+export type ConvLowering = 'pointwise' | 'im2col' | 'gather';
 
 export interface Conv2dOptions {
   stride?: 1 | 2;
@@ -53,7 +51,6 @@ export function conv2d(rt: Runtime, x: Tensor, weight: Tensor, options: Conv2dOp
   checkShape('conv2d', 'out', out, shape.outShape);
   const lowering = options.lowering ?? chooseLowering(rt, x, shape);
   if (lowering === 'pointwise' && !isPointwise(shape)) throw new Error('conv2d: the pointwise lowering needs a 1x1 kernel, stride 1 and no padding');
-  if (lowering === 'rows' && !rowsFit(shape)) throw new Error('conv2d: the rows lowering needs a 3x3 kernel, stride 1, padding 1 and a width that is a multiple of 4');
   if (lowering !== 'im2col') {
     gemm(rt, gemmProblem(shape, lowering, weight, x, out, options), options.variant);
     return out;
@@ -80,11 +77,7 @@ function isPointwise(s: ConvShape): boolean {
   return s.kernel === 1 && s.stride === 1 && s.h === s.ho && s.w === s.wo;
 }
 
-function rowsFit(s: ConvShape): boolean {
-  return fitsRowsLayout(geometry(s));
-}
-
-/** The window as the GEMM's gathering layouts ('conv', 'rows') read it. */
+/** The window as the gathering GEMM layout ('conv') reads it. */
 function geometry(s: ConvShape): ConvGeometry {
   const { cin, h, w, wo, kernel, stride, padTop, padLeft } = s;
   return { cin, h, w, wo, pixels: s.ho * s.wo, kernel, stride, padTop, padLeft };
@@ -93,12 +86,9 @@ function geometry(s: ConvShape): ConvGeometry {
 /**
  * Pointwise convs need no lowering at all. Writing im2col out pays off where tensor cores run the
  * GEMM (measured on the H100); elsewhere, and for matrices past IM2COL_BYTES, the gather does.
- * The 'conv-rows' candidate reads 3x3 convs in place where whole 128-pixel tiles fit.
  */
 function chooseLowering(rt: Runtime, x: Tensor, s: ConvShape): ConvLowering {
   if (isPointwise(s)) return 'pointwise';
-  const tiles = (s.ho * s.wo) % 128 === 0;
-  if (rt.candidates.has('conv-rows') && matrixFragment(rt, x.dtype) && rowsFit(s) && tiles) return 'rows';
   const bytes = s.batch * s.cin * s.kernel * s.kernel * s.ho * s.wo * bytesPerElement(x.dtype);
   const limit = Math.min(IM2COL_BYTES, rt.device.limits.maxStorageBufferBindingSize);
   // im2col runs one workgroup row per K row.
@@ -115,9 +105,7 @@ function gemmProblem(s: ConvShape, lowering: ConvLowering, weight: Tensor, b: Te
     return { ...common, mode: 'conv', n: s.batch * pixels, batch: 1, bBatch: 0, outBatch: 0, conv: geometry(s) };
   }
   // Image by image: weight [Cout, K] · B[b] [K, Ho·Wo] → out[b] [Cout, Ho·Wo], which is NCHW.
-  const image = { n: pixels, batch: s.batch, outBatch: s.cout * pixels, biasPerRow: true, im2col: lowering !== 'pointwise' };
-  if (lowering === 'rows') return { ...common, ...image, mode: 'rows', bBatch: s.cin * s.h * s.w, conv: geometry(s) };
-  return { ...common, ...image, mode: 'kn', bBatch: k * pixels };
+  return { ...common, mode: 'kn', n: pixels, batch: s.batch, bBatch: k * pixels, outBatch: s.cout * pixels, biasPerRow: true, im2col: lowering === 'im2col' };
 }
 
 function convShape(x: Tensor, weight: Tensor, options: Conv2dOptions): ConvShape {

@@ -7,9 +7,6 @@
 //   MODE_KN   B is [K, N] row-major (matmul)
 //   MODE_NK   B is [N, K] row-major (linear weights, matmul with transposeB)
 //   MODE_CONV B is the im2col view of an NCHW image, gathered on the fly; n = (image, output pixel)
-//   MODE_ROWS B is the im2col view of one NCHW image (the batch index picks it) for a 3x3 conv with
-//             stride 1, padding 1 and rows a multiple of 4 wide, read four output pixels of one
-//             row per aligned vector load (two, shifted, for the outer kernel columns); n = pixel
 // Expects from the prelude: T, MODE, KH, KW, UNROLL, A_VEC, B_VEC, OUT_VEC. Epilogue options and
 // the conv stride are uniforms, so one pipeline per (dtype, layout, kernel size, alignment, tile
 // variant) serves every layer.
@@ -22,7 +19,6 @@
 const MODE_KN: u32 = 0u;
 const MODE_NK: u32 = 1u;
 const MODE_CONV: u32 = 2u;
-const MODE_ROWS: u32 = 3u;
 
 /** B loads run along K for MODE_NK (its contiguous axis), along N otherwise. */
 const B_ALONG_K: bool = MODE == MODE_NK;
@@ -35,7 +31,7 @@ struct Params {
   a_batch: u32,   // elements between consecutive batch matrices (0: shared operand)
   b_batch: u32,
   out_batch: u32,
-  // conv geometry (MODE_CONV; h and w also MODE_ROWS)
+  // conv geometry (MODE_CONV)
   cin: u32,
   h: u32,
   w: u32,
@@ -125,8 +121,7 @@ fn a_load4(m: u32, k: u32) -> vec4<T> {
 
 /**
  * Per-thread state for the B columns a thread loads, computed once outside the K loop: the
- * first column n, and for MODE_CONV each of the four columns' image offset and top-left input pixel
- * (for MODE_ROWS only the first's, in iy.x and ix.x).
+ * first column n, and for MODE_CONV each of the four columns' image offset and top-left input pixel.
  */
 struct BCols {
   n: u32,
@@ -143,10 +138,6 @@ fn b_cols(n: u32) -> BCols {
   c.base = vec4<i32>(0);
   c.iy = vec4<i32>(OUTSIDE);
   c.ix = vec4<i32>(0);
-  if (MODE == MODE_ROWS) {
-    c.iy.x = i32(n / p.w) - 1;
-    c.ix.x = i32(n % p.w);
-  }
   if (MODE == MODE_CONV) {
     for (var j = 0u; j < 4u; j++) { // unroll
       let nj = n + j;
@@ -187,28 +178,6 @@ fn b_load4(c: BCols, k: u32) -> vec4<T> {
         for (var j = 0u; j < 4u; j++) { // unroll
           if (k + j < p.k) { v[j] = b_elem(at + j); }
         }
-      }
-    }
-  } else if (MODE == MODE_ROWS) {
-    // Pixels n..n+3 of one output row (W a multiple of 4), tap (ky, kx) of channel ci: input row
-    // iy, columns ox - 1 + kx .. ox + 2 + kx. The middle column is one aligned load; the outer ones
-    // shift in a neighbour's last or first element (zero past the row's ends, the padding).
-    let iy = c.iy.x + i32((k % 9u) / 3u);
-    if (k < p.k && c.n < p.n && u32(iy) < p.h) {
-      let kx = k % 3u;
-      let ox = u32(c.ix.x);
-      let row = b_base + ((k / 9u) * p.h + u32(iy)) * p.w;
-      let mid = b[(row + ox) >> 2u];
-      if (kx == 1u) {
-        v = mid;
-      } else if (kx == 0u) {
-        var before = T(0.0);
-        if (ox > 0u) { before = b[(row + ox - 4u) >> 2u].w; }
-        v = vec4<T>(before, mid.xyz);
-      } else {
-        var after = T(0.0);
-        if (ox + 4u < p.w) { after = b[(row + ox + 4u) >> 2u].x; }
-        v = vec4<T>(mid.yzw, after);
       }
     }
   } else {

@@ -15,7 +15,7 @@
 // chromium.subgroup_matrix_uniformity (fragment offsets depend on the subgroup id).
 // Expects: SM, SN, SK (fragment shape), SG_M, SG_N, FM, FN, BK (a multiple of SK and of 4), INTERIOR,
 // GROUP_M (row tiles per launch band, 0 for plain row order), SPLIT_K (K slices, 1 for none),
-// RESULTS_GLOBAL.
+// RESULTS_GLOBAL, FETCH_AHEAD (K steps the global loads run ahead, 1 or 2).
 
 const LANES: u32 = 32u;
 const THREADS: u32 = SG_M * SG_N * LANES;
@@ -132,31 +132,42 @@ fn main(
   // This slice's K tiles (the wrapper makes SPLIT_K divide the tile count).
   let tiles = (p.k + BK - 1u) / BK / SPLIT_K;
   let k_first = slice * tiles * BK;
-  var staged = fetch(tid, m0, n0, k_first, cols);
-  stash(tid, 0u, staged);
+  // Global loads run FETCH_AHEAD K steps ahead of the multiplies, in a ring of register stages
+  // (unrolled by FETCH_AHEAD so each stage is its own variables): with one, a load has one K
+  // step of multiplies to arrive before it is stashed.
+  var staged: array<Staged, FETCH_AHEAD>; // scalarize
+  stash(tid, 0u, fetch(tid, m0, n0, k_first, cols));
+  for (var i = 0u; i < FETCH_AHEAD - 1u; i++) { // unroll
+    staged[i + 1u] = fetch(tid, m0, n0, k_first + min(i + 1u, tiles - 1u) * BK, cols);
+  }
   workgroupBarrier();
-  for (var t = 0u; t < tiles; t++) {
-    // Always fetch (the last tile again at the end) so the loads issue without a branch; the
-    // extra stash after the last tile fills the buffer nobody reads any more.
-    staged = fetch(tid, m0, n0, k_first + min(t + 1u, tiles - 1u) * BK, cols);
-    let a_at = (t % 2u) * A_TILE + sg_m * FM * SM * SA;
-    let b_at = (t % 2u) * B_TILE;
-    for (var kk = 0u; kk < BK; kk += SK) { // unroll
-      var left: array<LeftFrag, FM>; // scalarize
-      for (var i = 0u; i < FM; i++) { // unroll
-        left[i] = load_left(a_at + i * SM * SA + kk);
-      }
-      for (var j = 0u; j < FN; j++) { // unroll
-        let col = (sg_n * FN + j) * SN;
-        let right = load_right(b_at + select(kk * SB + col, col * SB + kk, B_ALONG_K));
-        for (var i = 0u; i < FM; i++) { // unroll
-          acc[i][j] = mma(left[i], right, acc[i][j]);
+  for (var t0 = 0u; t0 < tiles; t0 += FETCH_AHEAD) {
+    for (var u = 0u; u < FETCH_AHEAD; u++) { // unroll
+      let t = t0 + u;
+      if (FETCH_AHEAD == 1u || t < tiles) {
+        // Always fetch (the last tile again at the end) so the loads issue without a branch; the
+        // extra stashes after the last tile fill a buffer nobody reads any more.
+        staged[u] = fetch(tid, m0, n0, k_first + min(t + FETCH_AHEAD, tiles - 1u) * BK, cols);
+        let a_at = (t % 2u) * A_TILE + sg_m * FM * SM * SA;
+        let b_at = (t % 2u) * B_TILE;
+        for (var kk = 0u; kk < BK; kk += SK) { // unroll
+          var left: array<LeftFrag, FM>; // scalarize
+          for (var i = 0u; i < FM; i++) { // unroll
+            left[i] = load_left(a_at + i * SM * SA + kk);
+          }
+          for (var j = 0u; j < FN; j++) { // unroll
+            let col = (sg_n * FN + j) * SN;
+            let right = load_right(b_at + select(kk * SB + col, col * SB + kk, B_ALONG_K));
+            for (var i = 0u; i < FM; i++) { // unroll
+              acc[i][j] = mma(left[i], right, acc[i][j]);
+            }
+          }
         }
+        // Tile t + 1 goes to the other buffer, last read before the previous barrier.
+        stash(tid, (t + 1u) % 2u, staged[(u + 1u) % FETCH_AHEAD]);
+        workgroupBarrier();
       }
     }
-    // The other buffer was last read before the previous barrier, so it can be refilled now.
-    stash(tid, (t + 1u) % 2u, staged);
-    workgroupBarrier();
   }
 
   if (RESULTS_GLOBAL) {

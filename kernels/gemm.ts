@@ -9,13 +9,9 @@ import { kernelSource, specialize } from '../runtime/wgsl.js';
 import { ACTIVATION_CODE, type Activation } from './activation.js';
 import { unrollLoops } from './unroll.js';
 
-/**
- * How B is stored: [K, N], [N, K] (nn.Linear weights), gathered from an NCHW image (conv), or
- * read from one NCHW image per batch matrix four output pixels of a row at a time ('rows': 3x3
- * convs with stride 1, padding 1 and rows a multiple of 4 wide; see gemm-io.wgsl).
- */
-export type GemmMode = 'kn' | 'nk' | 'conv' | 'rows';
-const MODE_CODE: Record<GemmMode, number> = { kn: 0, nk: 1, conv: 2, rows: 3 };
+/** How B is stored: [K, N], [N, K] (nn.Linear weights), or gathered from an NCHW image (conv). */
+export type GemmMode = 'kn' | 'nk' | 'conv';
+const MODE_CODE: Record<GemmMode, number> = { kn: 0, nk: 1, conv: 2 };
 
 export interface ConvGeometry {
   readonly cin: number;
@@ -53,10 +49,7 @@ export interface GemmProblem {
   readonly biasPerRow?: boolean;
   /** Same shape as out, added last. */
   readonly residual?: Tensor;
-  /**
-   * B is conv2d's im2col matrix ([K, pixels] per image), written out or read in place ('rows'):
-   * tiles are chosen from conv sweeps.
-   */
+  /** B is conv2d's im2col matrix ([K, pixels] per image): tiles are chosen from conv sweeps. */
   readonly im2col?: boolean;
   readonly activation?: Activation;
   readonly conv?: ConvGeometry;
@@ -107,6 +100,11 @@ export interface MatrixVariant {
    * kernel's tiling is tested on devices without subgroup matrices; needs only shader-f16.
    */
   readonly emulated?: boolean;
+  /**
+   * 'tc' only: how many K steps the global loads run ahead of the multiplies (register stages;
+   * the workgroup tiles stay double-buffered). Default 1.
+   */
+  readonly ahead?: 1 | 2;
 }
 
 export type GemmVariant = TiledVariant | MatrixVariant;
@@ -122,8 +120,8 @@ export function variantName(v: GemmVariant): string {
   if (v.kind === 'tiled') return `tiled ${bm}x${bn} k${v.bk}${split}`;
   const frag = `${v.frag.M}x${v.frag.N}x${v.frag.K}`;
   if (v.kind === 'tc-direct') return `tc-direct ${bm}x${bn} sg${v.sgM}x${v.sgN} f${frag}`;
-  const emulated = `${v.results === 'memory' ? ' via-memory' : ''}${v.emulated ? ' emulated' : ''}`;
-  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}${v.groupM ? ` band${v.groupM}` : ''}${split}${emulated}`;
+  const extras = `${(v.ahead ?? 1) > 1 ? ` ahead${v.ahead}` : ''}${v.results === 'memory' ? ' via-memory' : ''}${v.emulated ? ' emulated' : ''}`;
+  return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}${v.groupM ? ` band${v.groupM}` : ''}${split}${extras}`;
 }
 
 /** The f16 → f32-accumulate fragment shape to use, or undefined without subgroup matrices. */
@@ -136,16 +134,8 @@ export function matrixFragment(rt: Runtime, dtype: DType): SubgroupMatrixConfig 
   return usable.find((c) => c.M === 16 && c.N === 16 && c.K === 16) ?? usable.sort((x, y) => y.M * y.N * y.K - x.M * x.N * x.K)[0];
 }
 
-/** Whether the 'rows' layout can read this window: 3x3, stride 1, padding 1 (same size out), rows a multiple of 4 wide. */
-export function fitsRowsLayout(c: ConvGeometry): boolean {
-  return c.kernel === 3 && c.stride === 1 && c.padTop === 1 && c.padLeft === 1 && c.wo === c.w && c.pixels === c.h * c.w && c.w % 4 === 0;
-}
-
 /** Why a variant cannot run this problem on this device, or null if it can. */
 export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): string | null {
-  if (p.mode === 'rows' && !(p.conv && fitsRowsLayout(p.conv) && p.n === p.conv.pixels)) {
-    return "the 'rows' layout needs a 3x3 conv with stride 1, padding 1 and rows a multiple of 4 wide";
-  }
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   const { bm, bn } = tileShape(v);
   const split = splitOf(v);
@@ -180,7 +170,7 @@ export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): str
   const scratch = (viaMemory ? 1 : v.sgM * v.sgN) * v.frag.M * v.frag.N * 4;
   if ((v.frag.M * v.frag.N) % 128) return 'the epilogue reads whole fragments as 32 lanes x vec4';
   if (v.kind === 'tc-direct') {
-    if (p.mode === 'conv' || p.mode === 'rows') return 'conv gathers B; direct fragment loads need a plain matrix';
+    if (p.mode === 'conv') return 'conv gathers B; direct fragment loads need a plain matrix';
     if (p.m % bm || p.n % bn || p.k % v.frag.K) return 'direct fragment loads need M, N multiples of the tile and K of the fragment';
     return scratch > limit ? `needs ${scratch} B of workgroup memory` : null;
   }
@@ -226,9 +216,9 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
     const square = mk(2, 2, 2, 2, 32);
     const large = mk(4, 4, 2, 2, 16);
     const tall = mk(2, 4, 2, 2, 32);
-    // The 'gemm-memory' candidate (runtime/candidates.ts): K steps of 32 in the workgroup memory
-    // that results through memory free; it refuses shapes that are not interior.
-    const largeViaMemory: MatrixVariant[] = rt.candidates.has('gemm-memory') ? [{ ...mk(4, 4, 2, 2, 32), results: 'memory' }] : [];
+    // Deep K: K steps of 32 in the workgroup memory that results through memory free (refused
+    // where the shape is not interior).
+    const largeViaMemory: MatrixVariant[] = p.k >= DEEP_K ? [{ ...mk(4, 4, 2, 2, 32), results: 'memory' }] : [];
     const candidates =
       p.im2col && p.n % tileShape(tall).bn === 0
         ? [tall, square]
@@ -246,6 +236,12 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
   return fits.find((v) => groups(v) >= 256) ?? fits[fits.length - 1]!;
 }
 
+/**
+ * From this K on, large GEMMs store results through memory for K steps of 32 (4096³ on the H200,
+ * December 2026: 90.8-91.2 TFLOP/s against 82.4 for K steps of 16; H100 92.2-94.1 against 81-85);
+ * at K = 320 (the first-level linear) that lost, 45.0 against 54.0. Between the two, unmeasured.
+ */
+const DEEP_K = 1024;
 /** 128x128 tiles only when they still give this many workgroups (about four per SM on an H100). */
 const BUSY_GROUPS = 512;
 /** Split K only below this many workgroups: up to it, more slices cost more than they gain. */
@@ -310,7 +306,7 @@ export function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string 
     Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk, SPLIT_K: splitOf(v) });
     return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tiled.wgsl'), { dtype: p.a.dtype, consts }));
   }
-  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk, INTERIOR: interior(p, v), GROUP_M: v.groupM ?? 0, SPLIT_K: splitOf(v), RESULTS_GLOBAL: resultsViaMemory(v) });
+  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk, INTERIOR: interior(p, v), GROUP_M: v.groupM ?? 0, SPLIT_K: splitOf(v), RESULTS_GLOBAL: resultsViaMemory(v), FETCH_AHEAD: v.ahead ?? 1 });
   if (v.emulated) {
     return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tc.wgsl') + kernelSource('gemm-tc-emulated.wgsl'), { dtype: p.a.dtype, consts }));
   }
@@ -355,7 +351,7 @@ function alignment(p: GemmProblem): { A_VEC: boolean; B_VEC: boolean; OUT_VEC: b
 
 /** Whether every tile of a staged subgroup-matrix kernel lies inside A and B with 4-aligned rows (no bounds checks). */
 function interior(p: GemmProblem, v: GemmVariant): boolean {
-  if (v.kind !== 'tc' || p.mode === 'conv' || p.mode === 'rows') return false;
+  if (v.kind !== 'tc' || p.mode === 'conv') return false;
   const { bm, bn } = tileShape(v);
   const { A_VEC, B_VEC } = alignment(p);
   return A_VEC && B_VEC && p.m % bm === 0 && p.n % bn === 0 && p.k % v.bk === 0;

@@ -3,17 +3,13 @@
 // RuntimeOptions.candidates, lets one device call time the whole pipeline with and without them.
 
 /**
- * - 'gemm-memory': large tensor-core GEMMs store their results through memory and stage K steps
- *   of 32 on 128x128 tiles (kernels/gemm.ts);
  * - 'gemm-split-warps': tensor-core GEMMs split K until they have about 32 subgroups per SM
- *   instead of 320 workgroups (kernels/gemm.ts withSplit; im2col convs always do);
- * - 'conv-rows': 3x3 stride-1 convs read their image in place ('rows' lowering, kernels/conv2d.ts)
- *   instead of writing im2col out;
- * - 'attention-unrolled': the tensor-core attention unrolls its fragment loops and keeps its
- *   fragments in variables, not indexed arrays (kernels/attention.ts MatrixVariant.rolled).
- * The K/V ring of the tensor-core attention was one until it lost on the H100 (December 2026).
+ *   instead of 320 workgroups (kernels/gemm.ts withSplit; im2col convs always do).
+ * The K/V ring of the tensor-core attention and 3x3 convs read in place without im2col ('rows')
+ * were candidates until they lost on the GPU; unrolled attention and deep-K GEMMs with results
+ * through memory until they won (December 2026).
  */
-export const KERNEL_CANDIDATES = ['gemm-memory', 'gemm-split-warps', 'conv-rows', 'attention-unrolled'] as const;
+export const KERNEL_CANDIDATES = ['gemm-split-warps'] as const;
 export type KernelCandidate = (typeof KERNEL_CANDIDATES)[number];
 
 export const CANDIDATES_ENV = 'WEBGPU_DIFFUSION_CANDIDATES';

@@ -80,15 +80,6 @@ const SPLIT_TILES: readonly SweepEntry[] = [
   ['tc', 2, 2, 2, 2, 32, { splitK: 3 }],
 ];
 
-const ROWS_TILES: readonly SweepEntry[] = [
-  ['tc', 2, 4, 2, 2, 32],
-  ['tc', 2, 4, 2, 2, 32, { splitK: 2 }],
-  ['tc', 2, 4, 2, 2, 32, { splitK: 3 }],
-  ['tc', 2, 2, 2, 2, 32, { splitK: 2 }],
-  ['tc', 4, 2, 2, 2, 32, { splitK: 2 }],
-  ['tc', 2, 4, 2, 2, 16, { splitK: 2 }],
-];
-
 export const conv2dSweepCases: BenchCase[] = [
   ...[
     [320, 64],
@@ -110,11 +101,16 @@ export const conv2dSweepCases: BenchCase[] = [
     [1280, 16],
   ].map(([channels, size]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16'), kernel: 'conv-sweep' })),
   ...([1, 4] as const).map((packet) => ({ ...im2colCase(2, 320, 64, 'f16', packet), kernel: 'conv-sweep' })),
-  // The 'rows' lowering (no im2col pass) under the im2col tiles that won.
-  ...[
-    [320, 64],
-    [640, 32],
-  ].flatMap(([channels, size]) =>
-    ROWS_TILES.map(([kind, ...t]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16', matrixPick(kind, ...t), 'rows'), kernel: 'conv-sweep' })),
-  ),
 ];
+
+// `--filter ahead-sweep` (with matmul.ts's rows): the bar conv's best im2col tiles with global
+// loads one or two K steps ahead of the multiplies.
+export const conv2dAheadCases: BenchCase[] = ([1, 2] as const).flatMap((ahead) =>
+  (
+    [
+      ['tc', 2, 4, 2, 2, 32, { splitK: 2, ahead }],
+      ['tc', 2, 4, 2, 2, 16, { splitK: 2, ahead }],
+      ['tc', 2, 2, 2, 2, 32, { splitK: 2, results: 'memory', ahead }],
+    ] as SweepEntry[]
+  ).map(([kind, ...t]) => ({ ...conv2dCase(2, 320, 320, 64, 3, 'f16', matrixPick(kind, ...t), 'im2col'), kernel: 'ahead-sweep' })),
+);

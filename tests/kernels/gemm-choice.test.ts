@@ -26,26 +26,21 @@ t.test('GEMM variants chosen for the U-Net shapes, with and without the split-by
     ['the same GEMM not from im2col', { ...im2colConv(640, 640, 32, 2), im2col: false }, 'tc 64x64 k32 sg2x2 f16x16x16', 'tc 64x64 k32 sg2x2 f16x16x16 split4'],
     // Few workgroups: both split by the workgroup count (40 tiles, 360 K steps).
     ['deep conv 1280→1280 8² b2', im2colConv(1280, 1280, 8, 2), 'tc 64x64 k32 sg2x2 f16x16x16 split8', 'tc 64x64 k32 sg2x2 f16x16x16 split8'],
-    ['matmul 4096³', plainMatmul(4096, 4096, 4096), 'tc 128x128 k16 sg4x4 f16x16x16', 'tc 128x128 k16 sg4x4 f16x16x16'],
+    // Deep K: results through memory, K steps of 32; shallow K: K steps of 16.
+    ['matmul 4096³', plainMatmul(4096, 4096, 4096), 'tc 128x128 k32 sg4x4 f16x16x16 via-memory', 'tc 128x128 k32 sg4x4 f16x16x16 via-memory'],
+    ['matmul 8192x320x1280', plainMatmul(8192, 320, 1280), 'tc 128x128 k16 sg4x4 f16x16x16', 'tc 128x128 k16 sg4x4 f16x16x16'],
   ];
   for (const [name, p, plain, withCandidate] of cases) {
     t.equal(variantName(chooseVariant(matrixDevice(), p)), plain, `${name}: default`);
     t.equal(variantName(chooseVariant(matrixDevice(['gemm-split-warps']), p)), withCandidate, `${name}: gemm-split-warps`);
   }
-  t.equal(
-    variantName(chooseVariant(matrixDevice(['gemm-memory']), plainMatmul(4096, 4096, 4096))),
-    'tc 128x128 k32 sg4x4 f16x16x16 via-memory',
-    'gemm-memory: 128x128 tiles with K steps of 32, results through memory',
-  );
 });
 
-t.test('conv-rows candidate: 3x3 stride-1 convs with whole 128-pixel tiles read their image in place', async (t) => {
+t.test('3x3 convs with tensor cores go through im2col', async (t) => {
   const tensor = (shape: number[]) => ({ shape, rank: shape.length, dtype: 'f16' }) as unknown as Tensor;
   const conv = (rt: Runtime, cin: number, cout: number, size: number, stride: 1 | 2 = 1) =>
     conv2dVariant(rt, tensor([2, cin, size, size]), tensor([cout, cin, 3, 3]), { padding: 1, stride });
-  t.equal(conv(matrixDevice(), 320, 320, 64), 'im2col tc 64x128 k32 sg2x4 f16x16x16 split2', 'default: im2col');
-  t.equal(conv(matrixDevice(['conv-rows']), 320, 320, 64), 'rows tc 64x128 k32 sg2x4 f16x16x16 split2', 'bar conv');
-  t.equal(conv(matrixDevice(['conv-rows']), 640, 640, 32), 'rows tc 64x128 k32 sg2x4 f16x16x16 split2', '640 at 32²');
-  t.match(conv(matrixDevice(['conv-rows']), 1280, 1280, 8), /^im2col /, '8x8 images: 64 pixels, no whole 128-pixel tile');
-  t.match(conv(matrixDevice(['conv-rows']), 320, 320, 64, 2), /^im2col /, 'stride 2');
+  t.equal(conv(matrixDevice(), 320, 320, 64), 'im2col tc 64x128 k32 sg2x4 f16x16x16 split2', 'bar conv');
+  t.match(conv(matrixDevice(), 1280, 1280, 8), /^im2col /, 'deepest level');
+  t.match(conv(matrixDevice(), 320, 320, 64, 2), /^im2col /, 'stride 2');
 });

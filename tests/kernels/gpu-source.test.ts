@@ -14,17 +14,16 @@ const f16 = { dtype: 'f16' } as unknown as Tensor;
 
 function problem(mode: GemmProblem['mode'], m: number, n: number, k: number, batch = 1): GemmProblem {
   const conv =
-    mode === 'rows' || mode === 'conv'
+    mode === 'conv'
       ? { cin: k / 9, h: 64, w: 64, wo: 64, pixels: 4096, kernel: 3 as const, stride: 1 as const, padTop: 1, padLeft: 1 }
       : undefined;
-  return { label: 'test', mode, m, n, k, batch, a: f16, b: f16, out: f16, aBatch: 0, bBatch: 0, outBatch: 0, conv, im2col: mode === 'rows' };
+  return { label: 'test', mode, m, n, k, batch, a: f16, b: f16, out: f16, aBatch: 0, bBatch: 0, outBatch: 0, conv };
 }
 
 const problems: GemmProblem[] = [
   problem('kn', 4096, 4096, 4096),
   problem('nk', 8192, 1280, 320),
   problem('kn', 517, 1280, 320),
-  problem('rows', 320, 4096, 2880, 2),
   problem('conv', 320, 8192, 2880),
 ];
 
@@ -37,7 +36,7 @@ const tiles: [number, number, number, number, number][] = [
   [4, 4, 2, 2, 32],
   [2, 2, 4, 2, 32],
 ];
-const extras: Partial<MatrixVariant>[] = [{}, { splitK: 2 }, { results: 'memory' }, { splitK: 2, results: 'memory' }, { groupM: 8 }];
+const extras: Partial<MatrixVariant>[] = [{}, { splitK: 2 }, { results: 'memory' }, { splitK: 2, results: 'memory' }, { groupM: 8 }, { ahead: 2 }, { results: 'memory', ahead: 2 }];
 
 t.test('GEMM: the unrolled hardware source builds for every tile shape and layout', async (t) => {
   let built = 0;

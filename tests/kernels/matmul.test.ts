@@ -258,6 +258,8 @@ t.test('the staged tensor-core core matches a TS reference with emulated fragmen
   // Results stored straight to memory: read back through the epilogue, or left for the split-K sum.
   const viaMemory: GemmVariant = { ...square, results: 'memory' };
   const splitViaMemory: GemmVariant = { ...banded, results: 'memory' };
+  // Global loads two K steps ahead: odd and single tile counts, slices, results through memory.
+  const ahead: GemmVariant = { ...square, ahead: 2 };
   // Odd shapes through the bounds checks (nk: B along K); a tile-aligned one through the interior path.
   await checkFullLinear(t, rt, [37, 70, 45], 'f16', 'gelu', 21, square);
   await checkFullLinear(t, rt, [128, 64, 128], 'f16', 'silu', 22, square);
@@ -268,6 +270,10 @@ t.test('the staged tensor-core core matches a TS reference with emulated fragmen
     [banded, [2, 70, 96, 132]],
     [viaMemory, [2, 64, 128, 128]],
     [splitViaMemory, [2, 128, 96, 64]],
+    [ahead, [1, 130, 77, 131]],
+    [ahead, [1, 40, 20, 36]],
+    [{ ...banded, ahead: 2 }, [2, 70, 96, 132]],
+    [{ ...viaMemory, ahead: 2 }, [2, 64, 128, 128]],
   ] as const) {
     await checkBatchedMatmul(t, rt, [batch, m, k, n], 'f16', 0.5, 23, v, `matmul f16 ${batch}x${m}x${k}x${n}`);
   }
