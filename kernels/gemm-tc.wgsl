@@ -1,8 +1,9 @@
 // Tensor-core GEMM core (subgroup matrices): SG_M x SG_N subgroups of 32 lanes, each owning
 // FM x FN result fragments of SM x SN. Per BK step the workgroup stages an A tile [BM][BK] and a
-// B tile ([BN][BK] when B runs along K, else [BK][BN]) in workgroup memory as f16, double-buffered
-// with the next step's global loads in flight during the multiplies; every subgroup loads each
-// A and B fragment once per SK slice and reuses it across its whole row/column of fragments.
+// B tile ([BN][BK] when B runs along K, else [BK][BN]) in workgroup memory as f16, double-buffered,
+// with the global loads of the next FETCH_AHEAD steps in flight during the multiplies; every
+// subgroup loads each A and B fragment once per SK slice and reuses it across its whole row/column
+// of fragments.
 // Results leave through a per-subgroup f32 scratch fragment so the shared epilogue (store4)
 // applies bias, activation, residual and bounds; with RESULTS_GLOBAL (interior tiles only) they
 // are stored straight to the f32 plane at partial_base instead, which frees that workgroup memory

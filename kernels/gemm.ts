@@ -194,13 +194,16 @@ const TILED: readonly TiledVariant[] = [
  * The variant for a shape, from sweeps on an H100 (Dawn/Vulkan, November 2026):
  * - subgroup matrices (f16): every subgroup owns 2x2 fragments (more ran 2-4x slower). Large plain
  *   matrices run 128x128 tiles of 4x4 subgroups with K steps of 16 (4096³: 96.6 TFLOP/s vs 89.5
- *   on 64x64 tiles of 2x2 subgroups, which the rest use); a gathered conv2d with at least 256
+ *   on 64x64 tiles of 2x2 subgroups, which the rest use), or with deep K (DEEP_K) K steps of 32,
+ *   results through memory and loads two K steps ahead (December 2026, H100: 88.6–95.3 against
+ *   87.3–91.6 one ahead and 72.0–82.9 for K steps of 16); a gathered conv2d with at least 256
  *   output channels and enough pixels ran best on 128x64 tiles of 4x2 subgroups. Small grids split
  *   K (withSplit; 1280→1280 conv at 8x8: 17 TFLOP/s split 8 ways, 10.6 whole). Convs through
  *   im2col with whole 128-pixel tiles run 64x128 tiles of 2x4 subgroups, split until there are
  *   about 32 subgroups per SM (December 2026: 320→320 at 64² 51.5–53.7 TFLOP/s split 2, against
  *   43.6 on the former 64x64 unsplit and 40.9–48.6 on 64x64 split 2; 640→640 at 32² 50.0 split 2,
- *   45.3 on 64x64 split 2);
+ *   45.3 on 64x64 split 2), on K steps of 16 with loads two ahead (H100: 50.3–50.7 against
+ *   41.6–47.2 for K steps of 32 one ahead);
  * - portable path: 128x128 register tiles (8x8 per thread, K step 8) once there are ≳ 2
  *   workgroups per SM (4096³ f32: 36 TFLOP/s), 64x64 tiles (4x4 per thread) otherwise.
  */
@@ -215,10 +218,11 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
     const wide = mk(4, 2, 2, 2, 32);
     const square = mk(2, 2, 2, 2, 32);
     const large = mk(4, 4, 2, 2, 16);
-    const tall = mk(2, 4, 2, 2, 32);
+    // Im2col convs: K steps of 16 with the loads two steps ahead.
+    const tall: MatrixVariant = { ...mk(2, 4, 2, 2, 16), ahead: 2 };
     // Deep K: K steps of 32 in the workgroup memory that results through memory free (refused
-    // where the shape is not interior).
-    const largeViaMemory: MatrixVariant[] = p.k >= DEEP_K ? [{ ...mk(4, 4, 2, 2, 32), results: 'memory' }] : [];
+    // where the shape is not interior), loads two steps ahead.
+    const largeViaMemory: MatrixVariant[] = p.k >= DEEP_K ? [{ ...mk(4, 4, 2, 2, 32), results: 'memory', ahead: 2 }] : [];
     const candidates =
       p.im2col && p.n % tileShape(tall).bn === 0
         ? [tall, square]
