@@ -27,8 +27,14 @@ const SA: u32 = BK + 8u;
 const SB: u32 = select(BN + 8u, BK + 8u, B_ALONG_K);
 const A_TILE: u32 = BM * SA;
 const B_TILE: u32 = select(BK * SB, BN * SB, B_ALONG_K);
-const A_LOADS: u32 = BM * BK / 4u / THREADS;
-const B_LOADS: u32 = BN * BK / 4u / THREADS;
+// A tile's vec4s, and each thread's share rounded up: where the threads do not divide a tile
+// (5 subgroups down for 160-row tiles), the last round moves only the first ones.
+const A_VEC4S: u32 = BM * BK / 4u;
+const B_VEC4S: u32 = BN * BK / 4u;
+const A_LOADS: u32 = (A_VEC4S + THREADS - 1u) / THREADS;
+const B_LOADS: u32 = (B_VEC4S + THREADS - 1u) / THREADS;
+const A_EVEN: bool = A_VEC4S % THREADS == 0u;
+const B_EVEN: bool = B_VEC4S % THREADS == 0u;
 const FRAG: u32 = SM * SN;
 
 var<workgroup> scratch: array<f32, select(SG_M * SG_N * FRAG, FRAG, RESULTS_GLOBAL)>;
@@ -42,35 +48,39 @@ struct Staged {
 // Thread tid's g-th vec4 of a tile: A row g / (BK/4), k offset 4·(g % (BK/4)); B likewise along
 // K for MODE_NK, else k row g / (BN/4) and column 4·(g % (BN/4)) (the same column for every g,
 // since THREADS is a multiple of BN/4). INTERIOR tiles (the wrapper's guarantee: no edges, rows
-// 4-aligned) skip the bounds checks.
+// 4-aligned) skip the bounds checks. Past a tile's last vec4 (uneven shares) nothing moves.
 fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) -> Staged {
   var s: Staged;
   for (var i = 0u; i < A_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
-    let row = m0 + g / (BK / 4u);
-    let k = k0 + 4u * (g % (BK / 4u));
-    if (INTERIOR) {
-      s.a[i] = a[(a_base + row * p.k + k) >> 2u];
-    } else {
-      s.a[i] = a_load4(row, k);
+    if (A_EVEN || g < A_VEC4S) {
+      let row = m0 + g / (BK / 4u);
+      let k = k0 + 4u * (g % (BK / 4u));
+      if (INTERIOR) {
+        s.a[i] = a[(a_base + row * p.k + k) >> 2u];
+      } else {
+        s.a[i] = a_load4(row, k);
+      }
     }
   }
   for (var i = 0u; i < B_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
-    if (B_ALONG_K) {
-      let col = n0 + g / (BK / 4u);
-      let k = k0 + 4u * (g % (BK / 4u));
-      if (INTERIOR) {
-        s.b[i] = b[(b_base + col * p.k + k) >> 2u];
+    if (B_EVEN || g < B_VEC4S) {
+      if (B_ALONG_K) {
+        let col = n0 + g / (BK / 4u);
+        let k = k0 + 4u * (g % (BK / 4u));
+        if (INTERIOR) {
+          s.b[i] = b[(b_base + col * p.k + k) >> 2u];
+        } else {
+          s.b[i] = b_load4(b_cols(col), k);
+        }
       } else {
-        s.b[i] = b_load4(b_cols(col), k);
-      }
-    } else {
-      let k = k0 + g / (BN / 4u);
-      if (INTERIOR) {
-        s.b[i] = b[(b_base + k * p.n + cols.n) >> 2u];
-      } else {
-        s.b[i] = b_load4(cols, k);
+        let k = k0 + g / (BN / 4u);
+        if (INTERIOR) {
+          s.b[i] = b[(b_base + k * p.n + cols.n) >> 2u];
+        } else {
+          s.b[i] = b_load4(cols, k);
+        }
       }
     }
   }
@@ -80,14 +90,18 @@ fn fetch(tid: u32, m0: u32, n0: u32, k0: u32, cols: BCols) -> Staged {
 fn stash(tid: u32, buffer: u32, s: Staged) {
   for (var i = 0u; i < A_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
-    put_a(buffer * A_TILE + (g / (BK / 4u)) * SA + 4u * (g % (BK / 4u)), s.a[i]);
+    if (A_EVEN || g < A_VEC4S) {
+      put_a(buffer * A_TILE + (g / (BK / 4u)) * SA + 4u * (g % (BK / 4u)), s.a[i]);
+    }
   }
   for (var i = 0u; i < B_LOADS; i++) { // unroll
     let g = tid + i * THREADS;
-    if (B_ALONG_K) {
-      put_b(buffer * B_TILE + (g / (BK / 4u)) * SB + 4u * (g % (BK / 4u)), s.b[i]);
-    } else {
-      put_b(buffer * B_TILE + (g / (BN / 4u)) * SB + 4u * (g % (BN / 4u)), s.b[i]);
+    if (B_EVEN || g < B_VEC4S) {
+      if (B_ALONG_K) {
+        put_b(buffer * B_TILE + (g / (BK / 4u)) * SB + 4u * (g % (BK / 4u)), s.b[i]);
+      } else {
+        put_b(buffer * B_TILE + (g / (BN / 4u)) * SB + 4u * (g % (BN / 4u)), s.b[i]);
+      }
     }
   }
 }

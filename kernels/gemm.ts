@@ -104,7 +104,7 @@ export interface MatrixVariant {
    * 'tc' only: how many K steps the global loads run ahead of the multiplies (register stages;
    * the workgroup tiles stay double-buffered). Default 1.
    */
-  readonly ahead?: 1 | 2;
+  readonly ahead?: 1 | 2 | 3;
 }
 
 export type GemmVariant = TiledVariant | MatrixVariant;
@@ -177,7 +177,6 @@ export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): str
   if (v.bk % v.frag.K || v.bk % 4) return 'BK must be a multiple of the fragment K and of 4';
   // A one-subgroup workgroup hung the H100 (an INTERIOR matmul, 64x48x32) in testing.
   if (v.sgM * v.sgN < 2) return 'staged subgroup-matrix kernels need at least two subgroups';
-  if (((bm * v.bk) / 4) % threads || ((bn * v.bk) / 4) % threads) return 'each thread must load whole vec4s of both tiles';
   if (p.mode !== 'nk' && threads % (bn / 4)) return 'threads must cover the tile width in vec4s';
   const aTile = bm * (v.bk + 8);
   const bTile = p.mode === 'nk' ? bn * (v.bk + 8) : v.bk * (bn + 8);

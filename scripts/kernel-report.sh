@@ -38,7 +38,7 @@ step env WEBGPU_DIFFUSION_CANDIDATES=$all_candidates node scripts/check-kernels.
 step node scripts/bench-kernels.js "${bars[@]}"
 step env WEBGPU_DIFFUSION_CANDIDATES=$all_candidates node scripts/bench-kernels.js "${bars[@]}"
 if [ "${1:-}" != --quick ]; then
-  for name in attn-sweep conv-sweep gemm-sweep split-sweep; do sweep node scripts/bench-kernels.js --filter "$name"; done
+  for name in attn-sweep conv-sweep gemm-sweep split-sweep ahead-sweep m160-sweep; do sweep node scripts/bench-kernels.js --filter "$name"; done
   step node scripts/bench-kernels.js "${bars[@]}"
   step env WEBGPU_DIFFUSION_CANDIDATES=$all_candidates node scripts/bench-kernels.js "${bars[@]}"
 fi

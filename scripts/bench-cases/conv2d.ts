@@ -104,8 +104,8 @@ export const conv2dSweepCases: BenchCase[] = [
 ];
 
 // `--filter ahead-sweep` (with matmul.ts's rows): the bar conv's best im2col tiles with global
-// loads one or two K steps ahead of the multiplies.
-export const conv2dAheadCases: BenchCase[] = ([1, 2] as const).flatMap((ahead) =>
+// loads one, two or three K steps ahead of the multiplies.
+export const conv2dAheadCases: BenchCase[] = ([1, 2, 3] as const).flatMap((ahead) =>
   (
     [
       ['tc', 2, 4, 2, 2, 32, { splitK: 2, ahead }],
@@ -114,3 +114,16 @@ export const conv2dAheadCases: BenchCase[] = ([1, 2] as const).flatMap((ahead) =
     ] as SweepEntry[]
   ).map(([kind, ...t]) => ({ ...conv2dCase(2, 320, 320, 64, 3, 'f16', matrixPick(kind, ...t), 'im2col'), kernel: 'ahead-sweep' })),
 );
+
+// `--filter m160-sweep`: the bar conv on 160-row tiles (five subgroups down), which cover its 320
+// output channels in two tiles where 128-row tiles waste a sixth; 160x128 through memory is the
+// 4096³ winner's shape with the rows the conv needs.
+export const conv2dM160Cases: BenchCase[] = (
+  [
+    ['tc', 5, 4, 2, 2, 32, { results: 'memory', ahead: 2 }],
+    ['tc', 5, 4, 2, 2, 32, { results: 'memory', splitK: 2, ahead: 2 }],
+    ['tc', 5, 4, 2, 2, 16, { splitK: 2, ahead: 2 }],
+    ['tc', 5, 2, 2, 2, 32, { splitK: 2, ahead: 2 }],
+    ['tc', 5, 2, 2, 2, 16, { splitK: 2, ahead: 2 }],
+  ] as SweepEntry[]
+).map(([kind, ...t]) => ({ ...conv2dCase(2, 320, 320, 64, 3, 'f16', matrixPick(kind, ...t), 'im2col'), kernel: 'm160-sweep' }));

@@ -73,7 +73,7 @@ export interface SweepExtra {
   readonly groupM?: number;
   readonly splitK?: number;
   readonly results?: 'workgroup' | 'memory';
-  readonly ahead?: 1 | 2;
+  readonly ahead?: 1 | 2 | 3;
 }
 
 export type SweepEntry = readonly [MatrixVariant['kind'], number, number, number, number, number, SweepExtra?];
@@ -114,9 +114,9 @@ export const matmulSweepCases: BenchCase[] = [
   ...MATRIX_SWEEP.map(([kind, ...t]) => ({ ...linearCase(8192, 320, 1280, 'f16', matrixPick(kind, ...t)), kernel: 'gemm-sweep' })),
 ];
 
-// `--filter ahead-sweep` (with conv2d.ts's rows): global loads one or two K steps ahead of the
-// multiplies, on the tiles the bars use.
-export const matmulAheadCases: BenchCase[] = ([1, 2] as const).flatMap((ahead) => [
+// `--filter ahead-sweep` (with conv2d.ts's rows): global loads one, two or three K steps ahead
+// of the multiplies, on the tiles the bars use.
+export const matmulAheadCases: BenchCase[] = ([1, 2, 3] as const).flatMap((ahead) => [
   { ...matmulCase(4096, 4096, 4096, 'f16', matrixPick('tc', 4, 4, 2, 2, 32, { results: 'memory', ahead })), kernel: 'ahead-sweep' },
   { ...matmulCase(4096, 4096, 4096, 'f16', matrixPick('tc', 4, 4, 2, 2, 32, { results: 'memory', groupM: 16, ahead })), kernel: 'ahead-sweep' },
   { ...matmulCase(4096, 4096, 4096, 'f16', matrixPick('tc', 4, 4, 2, 2, 16, { ahead })), kernel: 'ahead-sweep' },

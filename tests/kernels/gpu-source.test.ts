@@ -24,6 +24,8 @@ const problems: GemmProblem[] = [
   problem('kn', 4096, 4096, 4096),
   problem('nk', 8192, 1280, 320),
   problem('kn', 517, 1280, 320),
+  // the bar conv's im2col GEMM, image by image
+  problem('kn', 320, 4096, 2880, 2),
   problem('conv', 320, 8192, 2880),
 ];
 
@@ -35,8 +37,10 @@ const tiles: [number, number, number, number, number][] = [
   [4, 4, 2, 2, 16],
   [4, 4, 2, 2, 32],
   [2, 2, 4, 2, 32],
+  [5, 2, 2, 2, 32],
+  [5, 4, 2, 2, 16],
 ];
-const extras: Partial<MatrixVariant>[] = [{}, { splitK: 2 }, { results: 'memory' }, { splitK: 2, results: 'memory' }, { groupM: 8 }, { ahead: 2 }, { results: 'memory', ahead: 2 }];
+const extras: Partial<MatrixVariant>[] = [{}, { splitK: 2 }, { results: 'memory' }, { splitK: 2, results: 'memory' }, { groupM: 8 }, { ahead: 2 }, { ahead: 3 }, { results: 'memory', ahead: 2 }];
 
 t.test('GEMM: the unrolled hardware source builds for every tile shape and layout', async (t) => {
   let built = 0;

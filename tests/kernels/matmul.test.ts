@@ -274,6 +274,11 @@ t.test('the staged tensor-core core matches a TS reference with emulated fragmen
     [ahead, [1, 40, 20, 36]],
     [{ ...banded, ahead: 2 }, [2, 70, 96, 132]],
     [{ ...viaMemory, ahead: 2 }, [2, 64, 128, 128]],
+    [{ ...square, ahead: 3 }, [1, 130, 150, 131]],
+    // Five subgroups down: threads that do not divide the B tile (80x64: 256 vec4s for 320
+    // threads; 160x128 through memory: 512 for 640).
+    [{ ...square, sgM: 5, sgN: 2, fm: 1, bk: 16 }, [1, 170, 77, 140]],
+    [{ ...viaMemory, sgM: 5, sgN: 4, bk: 16, ahead: 2 }, [1, 160, 64, 128]],
   ] as const) {
     await checkBatchedMatmul(t, rt, [batch, m, k, n], 'f16', 0.5, 23, v, `matmul f16 ${batch}x${m}x${k}x${n}`);
   }
