@@ -16,7 +16,7 @@
 // chromium.subgroup_matrix_uniformity (fragment offsets depend on the subgroup id).
 // Expects: SM, SN, SK (fragment shape), SG_M, SG_N, FM, FN, BK (a multiple of SK and of 4), INTERIOR,
 // GROUP_M (row tiles per launch band, 0 for plain row order), SPLIT_K (K slices, 1 for none),
-// RESULTS_GLOBAL, FETCH_AHEAD (K steps the global loads run ahead, 1 or 2).
+// RESULTS_GLOBAL, FETCH_AHEAD (K steps the global loads run ahead, 1 to 3).
 
 const LANES: u32 = 32u;
 const THREADS: u32 = SG_M * SG_N * LANES;
