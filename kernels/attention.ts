@@ -324,10 +324,8 @@ export function kernelCode(p: AttentionProblem, v: AttentionVariant, counts: Tok
   const { consts } = matrixLayout(p, v, !v.emulated);
   const kvFile = v.kv === 'staged' ? 'attention_mma_kv_staged.wgsl' : v.emulated ? 'attention_mma_kv_direct_emulated.wgsl' : 'attention_mma_kv_direct.wgsl';
   const core = kernelSource(kvFile) + kernelSource('attention_mma.wgsl') + countCode(counts);
-  if (v.emulated) {
-    const code = specialize(kernelSource('attention_mma_emulated.wgsl') + core, { dtype: 'f16', enables: ['subgroups'], consts });
-    return rolledLoops(v) ? code : unrollLoops(code, {});
-  }
+  const loops = (code: string) => (rolledLoops(v) ? code : unrollLoops(code, {}));
+  if (v.emulated) return loops(specialize(kernelSource('attention_mma_emulated.wgsl') + core, { dtype: 'f16', enables: ['subgroups'], consts }));
   // Fragment offsets derive from the subgroup index, which the uniformity analysis cannot prove
   // uniform; they are uniform within each subgroup, which is what the hardware needs.
   const code = specialize(kernelSource('attention_mma_ops.wgsl') + core, {
@@ -335,7 +333,7 @@ export function kernelCode(p: AttentionProblem, v: AttentionVariant, counts: Tok
     enables: ['subgroups', 'chromium_experimental_subgroup_matrix'],
     consts,
   });
-  return 'diagnostic(off, chromium.subgroup_matrix_uniformity);\n' + (rolledLoops(v) ? code : unrollLoops(code, {}));
+  return 'diagnostic(off, chromium.subgroup_matrix_uniformity);\n' + loops(code);
 }
 
 /**

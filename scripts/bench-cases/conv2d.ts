@@ -80,20 +80,21 @@ const SPLIT_TILES: readonly SweepEntry[] = [
   ['tc', 2, 2, 2, 2, 32, { splitK: 3 }],
 ];
 
+/** A square channels→channels 3x3 conv (batch 2, f16) under each swept tile shape, as one sweep's rows. */
+function sweepRows(kernel: string, channels: number, size: number, entries: readonly SweepEntry[], lowering: ConvLowering = 'im2col'): BenchCase[] {
+  return entries.map(([kind, ...t]) => ({ ...conv2dCase(2, channels, channels, size, 3, 'f16', matrixPick(kind, ...t), lowering), kernel }));
+}
+
 export const conv2dSweepCases: BenchCase[] = [
   ...[
     [320, 64],
     [1280, 8],
-  ].flatMap(([channels, size]) =>
-    MATRIX_SWEEP.map(([kind, ...t]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16', matrixPick(kind, ...t), 'im2col'), kernel: 'conv-sweep' })),
-  ),
-  ...MATRIX_SWEEP.filter(([, sgM]) => sgM === 4).map(([kind, ...t]) => ({ ...conv2dCase(2, 320, 320, 64, 3, 'f16', matrixPick(kind, ...t), 'gather'), kernel: 'conv-sweep' })),
+  ].flatMap(([channels, size]) => sweepRows('conv-sweep', channels!, size!, MATRIX_SWEEP)),
+  ...sweepRows('conv-sweep', 320, 64, MATRIX_SWEEP.filter(([, sgM]) => sgM === 4), 'gather'),
   ...[
     [320, 64],
     [640, 32],
-  ].flatMap(([channels, size]) =>
-    SPLIT_TILES.map(([kind, ...t]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16', matrixPick(kind, ...t), 'im2col'), kernel: 'conv-sweep' })),
-  ),
+  ].flatMap(([channels, size]) => sweepRows('conv-sweep', channels!, size!, SPLIT_TILES)),
   ...[4, 8, 12].map((splitK) => ({ ...conv2dCase(2, 1280, 1280, 8, 3, 'f16', matrixPick('tc', 2, 2, 2, 2, 32, { splitK })), kernel: 'conv-sweep' })),
   ...[
     [640, 32],
@@ -106,24 +107,20 @@ export const conv2dSweepCases: BenchCase[] = [
 // `--filter ahead-sweep` (with matmul.ts's rows): the bar conv's best im2col tiles with global
 // loads one, two or three K steps ahead of the multiplies.
 export const conv2dAheadCases: BenchCase[] = ([1, 2, 3] as const).flatMap((ahead) =>
-  (
-    [
-      ['tc', 2, 4, 2, 2, 32, { splitK: 2, ahead }],
-      ['tc', 2, 4, 2, 2, 16, { splitK: 2, ahead }],
-      ['tc', 2, 2, 2, 2, 32, { splitK: 2, results: 'memory', ahead }],
-    ] as SweepEntry[]
-  ).map(([kind, ...t]) => ({ ...conv2dCase(2, 320, 320, 64, 3, 'f16', matrixPick(kind, ...t), 'im2col'), kernel: 'ahead-sweep' })),
+  sweepRows('ahead-sweep', 320, 64, [
+    ['tc', 2, 4, 2, 2, 32, { splitK: 2, ahead }],
+    ['tc', 2, 4, 2, 2, 16, { splitK: 2, ahead }],
+    ['tc', 2, 2, 2, 2, 32, { splitK: 2, results: 'memory', ahead }],
+  ]),
 );
 
 // `--filter m160-sweep`: the bar conv on 160-row tiles (five subgroups down), which cover its 320
 // output channels in two tiles where 128-row tiles waste a sixth; 160x128 through memory is the
 // 4096³ winner's shape with the rows the conv needs.
-export const conv2dM160Cases: BenchCase[] = (
-  [
-    ['tc', 5, 4, 2, 2, 32, { results: 'memory', ahead: 2 }],
-    ['tc', 5, 4, 2, 2, 32, { results: 'memory', splitK: 2, ahead: 2 }],
-    ['tc', 5, 4, 2, 2, 16, { splitK: 2, ahead: 2 }],
-    ['tc', 5, 2, 2, 2, 32, { splitK: 2, ahead: 2 }],
-    ['tc', 5, 2, 2, 2, 16, { splitK: 2, ahead: 2 }],
-  ] as SweepEntry[]
-).map(([kind, ...t]) => ({ ...conv2dCase(2, 320, 320, 64, 3, 'f16', matrixPick(kind, ...t), 'im2col'), kernel: 'm160-sweep' }));
+export const conv2dM160Cases: BenchCase[] = sweepRows('m160-sweep', 320, 64, [
+  ['tc', 5, 4, 2, 2, 32, { results: 'memory', ahead: 2 }],
+  ['tc', 5, 4, 2, 2, 32, { results: 'memory', splitK: 2, ahead: 2 }],
+  ['tc', 5, 4, 2, 2, 16, { splitK: 2, ahead: 2 }],
+  ['tc', 5, 2, 2, 2, 32, { splitK: 2, ahead: 2 }],
+  ['tc', 5, 2, 2, 2, 16, { splitK: 2, ahead: 2 }],
+]);
