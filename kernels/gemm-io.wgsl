@@ -45,6 +45,9 @@ struct Params {
   has_residual: u32,
   act: u32,       // ACTIVATION_CODE in activation.ts
   zero: u32,      // always 0; see rolled()
+  // stream-K (gemm-tc.wgsl with STREAM_K): whole tiles, then workers sharing the tail's K steps
+  dp_tiles: u32,
+  sk_workers: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -93,6 +96,28 @@ fn gemm_begin_slice(batch: u32, slice: u32, batches: u32) {
 /** C[m, n..n+3] of this K slice, before the epilogue (n a multiple of 4). */
 fn store_partial(m: u32, n: u32, v: vec4<f32>) {
   if (m < p.m && n < p.n) { partials[(partial_base + m * p.n + n) >> 2u] = v; }
+}
+
+// Stream-K: the output tiles after the first p.dp_tiles (the tail, which would otherwise run as a
+// last, partly idle wave) have their K steps numbered tile by tile and shared out evenly, in
+// order, among p.sk_workers workgroups; worker w runs tail steps [sk_begin(w), sk_begin(w + 1)).
+// A tile that several workers share keeps each one's part in the f32 buffer after the M x N plane
+// (SK_PARTS slots per tail tile), and gemm-stream-reduce.wgsl adds them up. The wrapper gives
+// every worker at least half a tile of steps, so no tile has more than three parts.
+const SK_PARTS: u32 = 3u;
+
+fn sk_begin(w: u32, tail_steps: u32) -> u32 {
+  return w * tail_steps / p.sk_workers;
+}
+
+/** The worker that runs tail step i (the last w with sk_begin(w) <= i). */
+fn sk_worker(i: u32, tail_steps: u32) -> u32 {
+  return ((i + 1u) * p.sk_workers - 1u) / tail_steps;
+}
+
+/** Where part `part` of tail tile `r` keeps its BM x BN f32 sums (rows of BN). */
+fn sk_part_base(r: u32, part: u32, tile_elems: u32) -> u32 {
+  return p.m * p.n + (r * SK_PARTS + part) * tile_elems;
 }
 
 fn a_elem(i: u32) -> T {

@@ -67,10 +67,10 @@ fn store_result(at: u32, v: ResultFrag) {
   }
 }
 
-fn store_global(row: u32, col: u32, v: ResultFrag) {
+fn store_global(at: u32, stride: u32, v: ResultFrag) {
   for (var q = 0u; q < rolled(EMU_SHARE); q++) {
     let e = emu_lane + q * LANES;
-    let i = partial_base + (row + e / SN) * p.n + col + e % SN;
+    let i = at + (e / SN) * stride + e % SN;
     partials[i / 4u][i % 4u] = v.e[q];
   }
 }

@@ -11,7 +11,7 @@ fn mma(a: LeftFrag, b: RightFrag, c: ResultFrag) -> ResultFrag {
   return subgroupMatrixMultiplyAccumulate(a, b, c);
 }
 
-/** The fragment with top-left C[row, col] into the f32 plane at partial_base (rows of p.n, a multiple of 4). */
-fn store_global(row: u32, col: u32, v: ResultFrag) {
-  subgroupMatrixStore<row_major>(&partials, (partial_base + row * p.n + col) / 4u, v, p.n / 4u);
+/** The fragment into the f32 buffer from element `at` on, rows `stride` apart (both multiples of 4). */
+fn store_global(at: u32, stride: u32, v: ResultFrag) {
+  subgroupMatrixStore<row_major>(&partials, at / 4u, v, stride / 4u);
 }

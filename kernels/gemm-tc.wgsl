@@ -14,9 +14,13 @@
 // store_result over them, or gemm-tc-emulated.wgsl, which provides all of that without subgroup
 // matrices. For hardware fragments the wrapper prepends the subgroup-matrix enables and turns off
 // chromium.subgroup_matrix_uniformity (fragment offsets depend on the subgroup id).
+// With STREAM_K (results through memory, one batch matrix, no split, a 1-D grid of p.dp_tiles +
+// p.sk_workers workgroups) the first p.dp_tiles workgroups run one whole tile each and the rest
+// share the remaining tiles' K steps (see gemm-io.wgsl), so a last wave of tiles that would leave
+// most SMs idle is spread over all of them.
 // Expects: SM, SN, SK (fragment shape), SG_M, SG_N, FM, FN, BK (a multiple of SK and of 4), INTERIOR,
 // GROUP_M (row tiles per launch band, 0 for plain row order), SPLIT_K (K slices, 1 for none),
-// RESULTS_GLOBAL, FETCH_AHEAD (K steps the global loads run ahead, 1 to 3).
+// RESULTS_GLOBAL, FETCH_AHEAD (K steps the global loads run ahead, 1 to 3), STREAM_K.
 
 const LANES: u32 = 32u;
 const THREADS: u32 = SG_M * SG_N * LANES;
@@ -121,109 +125,199 @@ fn tile_of(wid: vec3u, grid: vec3u) -> vec2u {
   return vec2u(within / rows, first + within % rows);
 }
 
+/** A run of K steps over one output tile: a whole tile, or (stream-K) one worker's part of it. */
+struct Work {
+  tile: vec2u,  // (column tile, row tile)
+  step: u32,    // first K step
+  steps: u32,
+  part: u32,    // WHOLE, or which part of its tail tile
+  // stream-K workers: this worker, the tail step after this part, the tail step it stops at
+  worker: u32,
+  next: u32,
+  end: u32,
+}
+
+const WHOLE: u32 = 0xffffffffu;
+
+/** The STREAM_K grid's tile t (row-major, launched in order). */
+fn tile_at(t: u32) -> vec2u {
+  let across = (p.n + BN - 1u) / BN;
+  return vec2u(t % across, t / across);
+}
+
+/** Tail steps of a STREAM_K grid whose tiles take `steps` K steps each. */
+fn tail_steps(steps: u32) -> u32 {
+  let tiles = ((p.n + BN - 1u) / BN) * ((p.m + BM - 1u) / BM);
+  return (tiles - p.dp_tiles) * steps;
+}
+
+/** Worker `worker`'s part that starts at tail step `at` (it stops at `end`). */
+fn tail_work(worker: u32, at: u32, end: u32, steps: u32) -> Work {
+  let r = at / steps;
+  let first = at % steps;
+  let run = min(steps - first, end - at);
+  var w: Work;
+  w.tile = tile_at(p.dp_tiles + r);
+  w.step = first;
+  w.steps = run;
+  w.part = select(worker - sk_worker(r * steps, tail_steps(steps)), WHOLE, run == steps);
+  w.worker = worker;
+  w.next = at + run;
+  w.end = end;
+  return w;
+}
+
+fn first_work(wid: vec3u, grid: vec3u, slice: u32, steps: u32) -> Work {
+  var w: Work;
+  w.part = WHOLE;
+  if (!STREAM_K) {
+    w.tile = tile_of(wid, grid);
+    w.step = slice * steps;
+    w.steps = steps;
+    return w;
+  }
+  if (wid.x < p.dp_tiles) {
+    w.tile = tile_at(wid.x);
+    w.steps = steps;
+    return w;
+  }
+  let worker = wid.x - p.dp_tiles;
+  let total = tail_steps(steps);
+  let begin = sk_begin(worker, total);
+  let end = sk_begin(worker + 1u, total);
+  if (begin == end) { return w; } // steps 0: an idle worker (fewer tail steps than workers)
+  return tail_work(worker, begin, end, steps);
+}
+
 @compute @workgroup_size(THREADS)
 fn main(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) grid: vec3u,
   @builtin(local_invocation_index) tid: u32,
 ) {
-  // Layer z is K slice z % SPLIT_K of batch matrix z / SPLIT_K.
+  // Layer z is K slice z % SPLIT_K of batch matrix z / SPLIT_K (STREAM_K: one batch, one slice).
   let slice = wid.z % SPLIT_K;
   gemm_begin_slice(wid.z / SPLIT_K, slice, grid.z / SPLIT_K);
   // Subgroups are 32 consecutive invocations on the devices that offer subgroup matrices here.
   let sg = tid / LANES;
   let lane = tid % LANES;
   frag_begin(lane);
-  let tile = tile_of(wid, grid);
-  let m0 = tile.y * BM;
-  let n0 = tile.x * BN;
   let sg_m = sg % SG_M;
   let sg_n = sg / SG_M;
-  var cols: BCols;
-  if (!B_ALONG_K) { cols = b_cols(n0 + 4u * (tid % (BN / 4u))); }
+  // K steps of a whole tile of this slice (the wrapper makes SPLIT_K divide the tile count).
+  let per_tile = (p.k + BK - 1u) / BK / SPLIT_K;
+  var work = first_work(wid, grid, slice, per_tile);
+  if (work.steps == 0u) { return; }
+  // One run of K steps, or (stream-K workers) each part in turn; every branch below is uniform
+  // across the workgroup.
+  loop {
+    let m0 = work.tile.y * BM;
+    let n0 = work.tile.x * BN;
+    var cols: BCols;
+    if (!B_ALONG_K) { cols = b_cols(n0 + 4u * (tid % (BN / 4u))); }
 
-  var acc: array<array<ResultFrag, FN>, FM>; // scalarize
-
-  // This slice's K tiles (the wrapper makes SPLIT_K divide the tile count).
-  let tiles = (p.k + BK - 1u) / BK / SPLIT_K;
-  let k_first = slice * tiles * BK;
-  // Global loads run FETCH_AHEAD K steps ahead of the multiplies, in a ring of register stages
-  // (unrolled by FETCH_AHEAD so each stage is its own variables): with one, a load has one K
-  // step of multiplies to arrive before it is stashed.
-  var staged: array<Staged, FETCH_AHEAD>; // scalarize
-  stash(tid, 0u, fetch(tid, m0, n0, k_first, cols));
-  for (var i = 0u; i < FETCH_AHEAD - 1u; i++) { // unroll
-    staged[i + 1u] = fetch(tid, m0, n0, k_first + min(i + 1u, tiles - 1u) * BK, cols);
-  }
-  workgroupBarrier();
-  for (var t0 = 0u; t0 < tiles; t0 += FETCH_AHEAD) {
-    for (var u = 0u; u < FETCH_AHEAD; u++) { // unroll
-      let t = t0 + u;
-      if (FETCH_AHEAD == 1u || t < tiles) {
-        // Always fetch (the last tile again at the end) so the loads issue without a branch; the
-        // extra stashes after the last tile fill a buffer nobody reads any more.
-        staged[u] = fetch(tid, m0, n0, k_first + min(t + FETCH_AHEAD, tiles - 1u) * BK, cols);
-        let a_at = (t % 2u) * A_TILE + sg_m * FM * SM * SA;
-        let b_at = (t % 2u) * B_TILE;
-        for (var kk = 0u; kk < BK; kk += SK) { // unroll
-          var left: array<LeftFrag, FM>; // scalarize
-          for (var i = 0u; i < FM; i++) { // unroll
-            left[i] = load_left(a_at + i * SM * SA + kk);
-          }
-          for (var j = 0u; j < FN; j++) { // unroll
-            let col = (sg_n * FN + j) * SN;
-            let right = load_right(b_at + select(kk * SB + col, col * SB + kk, B_ALONG_K));
-            for (var i = 0u; i < FM; i++) { // unroll
-              acc[i][j] = mma(left[i], right, acc[i][j]);
-            }
-          }
-        }
-        // Tile t + 1 goes to the other buffer, last read before the previous barrier.
-        stash(tid, (t + 1u) % 2u, staged[(u + 1u) % FETCH_AHEAD]);
-        workgroupBarrier();
-      }
-    }
-  }
-
-  if (RESULTS_GLOBAL) {
+    var acc: array<array<ResultFrag, FN>, FM>; // scalarize
+    // Zeroed explicitly: a declaration inside a loop is not re-zeroed on every pass by every
+    // compiler (lavapipe kept a stream-K worker's sums from its previous part).
     for (var i = 0u; i < FM; i++) { // unroll
       for (var j = 0u; j < FN; j++) { // unroll
-        store_global(m0 + (sg_m * FM + i) * SM, n0 + (sg_n * FN + j) * SN, acc[i][j]);
+        acc[i][j] = ResultFrag();
       }
     }
-    if (SPLIT_K > 1u) { return; }
-    // Each subgroup reads back only what it stored, but across lanes: the barrier makes it visible.
-    storageBarrier();
-  }
-  // Otherwise every subgroup has its own scratch fragment: sharing one between subgroups in turns
-  // (so a 4x4-subgroup workgroup could stage 32-deep K steps) ran 1.5-4x slower on the H100.
-  let mine = sg * FRAG;
-  for (var i = 0u; i < FM; i++) { // unroll
-    for (var j = 0u; j < FN; j++) { // unroll
-      if (!RESULTS_GLOBAL) {
-        store_result(mine, acc[i][j]);
-        workgroupBarrier();
-      }
-      let row0 = m0 + (sg_m * FM + i) * SM;
-      let col0 = n0 + (sg_n * FN + j) * SN;
-      for (var q = 0u; q < FRAG / 4u / LANES; q++) { // unroll
-        let e = lane + q * LANES;
-        let r = e / (SN / 4u);
-        let c = 4u * (e % (SN / 4u));
-        let at = mine + r * SN + c;
-        var v: vec4<f32>;
-        if (RESULTS_GLOBAL) {
-          v = partials[(partial_base + (row0 + r) * p.n + col0 + c) >> 2u];
-        } else {
-          v = vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], scratch[at + 3u]);
-        }
-        if (SPLIT_K > 1u) {
-          store_partial(row0 + r, col0 + c, v);
-        } else {
-          store4(row0 + r, col0 + c, v);
-        }
-      }
-      if (!RESULTS_GLOBAL) { workgroupBarrier(); }
+
+    let tiles = work.steps;
+    let k_first = work.step * BK;
+    // Global loads run FETCH_AHEAD K steps ahead of the multiplies, in a ring of register stages
+    // (unrolled by FETCH_AHEAD so each stage is its own variables): with one, a load has one K
+    // step of multiplies to arrive before it is stashed.
+    var staged: array<Staged, FETCH_AHEAD>; // scalarize
+    stash(tid, 0u, fetch(tid, m0, n0, k_first, cols));
+    for (var i = 0u; i < FETCH_AHEAD - 1u; i++) { // unroll
+      staged[i + 1u] = fetch(tid, m0, n0, k_first + min(i + 1u, tiles - 1u) * BK, cols);
     }
+    workgroupBarrier();
+    for (var t0 = 0u; t0 < tiles; t0 += FETCH_AHEAD) {
+      for (var u = 0u; u < FETCH_AHEAD; u++) { // unroll
+        let t = t0 + u;
+        if (FETCH_AHEAD == 1u || t < tiles) {
+          // Always fetch (the last tile again at the end) so the loads issue without a branch; the
+          // extra stashes after the last tile fill a buffer nobody reads any more.
+          staged[u] = fetch(tid, m0, n0, k_first + min(t + FETCH_AHEAD, tiles - 1u) * BK, cols);
+          let a_at = (t % 2u) * A_TILE + sg_m * FM * SM * SA;
+          let b_at = (t % 2u) * B_TILE;
+          for (var kk = 0u; kk < BK; kk += SK) { // unroll
+            var left: array<LeftFrag, FM>; // scalarize
+            for (var i = 0u; i < FM; i++) { // unroll
+              left[i] = load_left(a_at + i * SM * SA + kk);
+            }
+            for (var j = 0u; j < FN; j++) { // unroll
+              let col = (sg_n * FN + j) * SN;
+              let right = load_right(b_at + select(kk * SB + col, col * SB + kk, B_ALONG_K));
+              for (var i = 0u; i < FM; i++) { // unroll
+                acc[i][j] = mma(left[i], right, acc[i][j]);
+              }
+            }
+          }
+          // Tile t + 1 goes to the other buffer, last read before the previous barrier.
+          stash(tid, (t + 1u) % 2u, staged[(u + 1u) % FETCH_AHEAD]);
+          workgroupBarrier();
+        }
+      }
+    }
+
+    if (STREAM_K && work.part != WHOLE) {
+      // A part of a shared tail tile: its sums wait in the tile's slot for gemm-stream-reduce.wgsl.
+      let base = sk_part_base(work.tile.y * ((p.n + BN - 1u) / BN) + work.tile.x - p.dp_tiles, work.part, BM * BN);
+      for (var i = 0u; i < FM; i++) { // unroll
+        for (var j = 0u; j < FN; j++) { // unroll
+          store_global(base + (sg_m * FM + i) * SM * BN + (sg_n * FN + j) * SN, BN, acc[i][j]);
+        }
+      }
+    } else {
+      if (RESULTS_GLOBAL) {
+        for (var i = 0u; i < FM; i++) { // unroll
+          for (var j = 0u; j < FN; j++) { // unroll
+            store_global(partial_base + (m0 + (sg_m * FM + i) * SM) * p.n + n0 + (sg_n * FN + j) * SN, p.n, acc[i][j]);
+          }
+        }
+        if (SPLIT_K > 1u) { return; }
+        // Each subgroup reads back only what it stored, but across lanes: the barrier makes it visible.
+        storageBarrier();
+      }
+      // Otherwise every subgroup has its own scratch fragment: sharing one between subgroups in turns
+      // (so a 4x4-subgroup workgroup could stage 32-deep K steps) ran 1.5-4x slower on the H100.
+      let mine = sg * FRAG;
+      for (var i = 0u; i < FM; i++) { // unroll
+        for (var j = 0u; j < FN; j++) { // unroll
+          if (!RESULTS_GLOBAL) {
+            store_result(mine, acc[i][j]);
+            workgroupBarrier();
+          }
+          let row0 = m0 + (sg_m * FM + i) * SM;
+          let col0 = n0 + (sg_n * FN + j) * SN;
+          for (var q = 0u; q < FRAG / 4u / LANES; q++) { // unroll
+            let e = lane + q * LANES;
+            let r = e / (SN / 4u);
+            let c = 4u * (e % (SN / 4u));
+            let at = mine + r * SN + c;
+            var v: vec4<f32>;
+            if (RESULTS_GLOBAL) {
+              v = partials[(partial_base + (row0 + r) * p.n + col0 + c) >> 2u];
+            } else {
+              v = vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], scratch[at + 3u]);
+            }
+            if (SPLIT_K > 1u) {
+              store_partial(row0 + r, col0 + c, v);
+            } else {
+              store4(row0 + r, col0 + c, v);
+            }
+          }
+          if (!RESULTS_GLOBAL) { workgroupBarrier(); }
+        }
+      }
+    }
+
+    if (!STREAM_K || work.next == work.end) { break; }
+    work = tail_work(work.worker, work.next, work.end, per_tile);
   }
 }

@@ -105,6 +105,13 @@ export interface MatrixVariant {
    * the workgroup tiles stay double-buffered). Default 1.
    */
   readonly ahead?: 1 | 2 | 3;
+  /**
+   * 'tc' only, results through memory, one batch matrix, no split: stream-K over this many
+   * workgroups (the device's SMs times the workgroups each holds at once). The tiles of the last,
+   * partial wave have their K steps shared out evenly among that many workgroups, and a second
+   * pass adds up the parts (gemm-stream-reduce.wgsl). Default: off.
+   */
+  readonly streamK?: number;
 }
 
 export type GemmVariant = TiledVariant | MatrixVariant;
@@ -120,7 +127,7 @@ export function variantName(v: GemmVariant): string {
   if (v.kind === 'tiled') return `tiled ${bm}x${bn} k${v.bk}${split}`;
   const frag = `${v.frag.M}x${v.frag.N}x${v.frag.K}`;
   if (v.kind === 'tc-direct') return `tc-direct ${bm}x${bn} sg${v.sgM}x${v.sgN} f${frag}`;
-  const extras = `${(v.ahead ?? 1) > 1 ? ` ahead${v.ahead}` : ''}${v.results === 'memory' ? ' via-memory' : ''}${v.emulated ? ' emulated' : ''}`;
+  const extras = `${(v.ahead ?? 1) > 1 ? ` ahead${v.ahead}` : ''}${v.streamK ? ` sk${v.streamK}` : ''}${v.results === 'memory' ? ' via-memory' : ''}${v.emulated ? ' emulated' : ''}`;
   return `tc ${bm}x${bn} k${v.bk} sg${v.sgM}x${v.sgN} f${frag}${v.stage === 'f16' ? ' f16-stage' : ''}${v.groupM ? ` band${v.groupM}` : ''}${split}${extras}`;
 }
 
@@ -144,8 +151,14 @@ export function variantProblem(rt: Runtime, p: GemmProblem, v: GemmVariant): str
     if (v.kind !== 'tc') return "only the staged core ('tc') stores results through memory";
     if (!interior(p, v)) return 'results through memory need whole interior tiles (M, N multiples of the tile, K of BK, 4-aligned rows)';
   }
+  if (v.kind !== 'tiled' && v.streamK !== undefined) {
+    if (v.kind !== 'tc' || !viaMemory) return 'stream-K needs the staged core with results through memory';
+    if (!Number.isInteger(v.streamK) || v.streamK < 1) return `stream-K over ${v.streamK} workgroups`;
+    if (split > 1 || p.batch > 1 || v.groupM) return 'stream-K runs one batch matrix, unsplit, in plain launch order';
+    if (tileCount(p, v) + v.streamK > rt.device.limits.maxComputeWorkgroupsPerDimension) return `stream-K over ${tileCount(p, v)} tiles`;
+  }
   if (split > 1 || viaMemory) {
-    const bytes = split * p.batch * p.m * p.n * 4;
+    const bytes = (split * p.batch * p.m * p.n + streamKParts(p, v)) * 4;
     if (bytes > rt.device.limits.maxStorageBufferBindingSize) return `f32 results need ${bytes} B`;
   }
   if (split > 1) {
@@ -194,15 +207,19 @@ const TILED: readonly TiledVariant[] = [
  * - subgroup matrices (f16): every subgroup owns 2x2 fragments (more ran 2-4x slower). Large plain
  *   matrices run 128x128 tiles of 4x4 subgroups with K steps of 16 (4096³: 96.6 TFLOP/s vs 89.5
  *   on 64x64 tiles of 2x2 subgroups, which the rest use), or with deep K (DEEP_K) K steps of 32,
- *   results through memory and loads two K steps ahead (December 2026, H100: 88.6–95.3 against
- *   87.3–91.6 one ahead and 72.0–82.9 for K steps of 16); a gathered conv2d with at least 256
+ *   results through memory and loads three K steps ahead (December 2026, H100: 98.3–98.4 against
+ *   90.0–94.9 two ahead, 88.6–91.8 one ahead and 84.2–85.8 for K steps of 16), with the last
+ *   partial wave of tiles shared out by stream-K (4096³: 101.9–102.0 TFLOP/s of GPU time against
+ *   98.3–98.8; 4352x4096x4096 98.0–99.7 against 93.4–94.0); a gathered conv2d with at least 256
  *   output channels and enough pixels ran best on 128x64 tiles of 4x2 subgroups. Small grids split
  *   K (withSplit; 1280→1280 conv at 8x8: 17 TFLOP/s split 8 ways, 10.6 whole). Convs through
  *   im2col with whole 128-pixel tiles run 64x128 tiles of 2x4 subgroups, split until there are
  *   about 32 subgroups per SM (December 2026: 320→320 at 64² 51.5–53.7 TFLOP/s split 2, against
  *   43.6 on the former 64x64 unsplit and 40.9–48.6 on 64x64 split 2; 640→640 at 32² 50.0 split 2,
  *   45.3 on 64x64 split 2), on K steps of 16 with loads two ahead (H100: 50.3–50.7 against
- *   41.6–47.2 for K steps of 32 one ahead);
+ *   41.6–47.2 for K steps of 32 one ahead); where 160 divides the channels, 160x128 tiles of 5x4
+ *   subgroups through memory, K steps of 32, loads two ahead (bar conv 54.4–57.3 against
+ *   50.8–52.4 on 64x128 in the same processes), split only below one workgroup per SM;
  * - portable path: 128x128 register tiles (8x8 per thread, K step 8) once there are ≳ 2
  *   workgroups per SM (4096³ f32: 36 TFLOP/s), 64x64 tiles (4x4 per thread) otherwise.
  */
@@ -217,14 +234,20 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
     const wide = mk(4, 2, 2, 2, 32);
     const square = mk(2, 2, 2, 2, 32);
     const large = mk(4, 4, 2, 2, 16);
-    // Im2col convs: K steps of 16 with the loads two steps ahead.
+    // Im2col convs: 160-row tiles through memory where they cover the channels (every U-Net
+    // conv: 320, 640, 1280; refused where the shape is not interior), else 64x128 tiles with K
+    // steps of 16; loads two steps ahead.
+    const tall160: MatrixVariant = { ...mk(5, 4, 2, 2, 32), results: 'memory', ahead: 2 };
     const tall: MatrixVariant = { ...mk(2, 4, 2, 2, 16), ahead: 2 };
     // Deep K: K steps of 32 in the workgroup memory that results through memory free (refused
-    // where the shape is not interior), loads two steps ahead.
-    const largeViaMemory: MatrixVariant[] = p.k >= DEEP_K ? [{ ...mk(4, 4, 2, 2, 32), results: 'memory', ahead: 2 }] : [];
+    // where the shape is not interior), loads three steps ahead, stream-K where the device's SM
+    // count is known.
+    const slots = p.batch === 1 ? streamKSlots(rt) : undefined;
+    const streamK = slots === undefined ? {} : { streamK: slots };
+    const largeViaMemory: MatrixVariant[] = p.k >= DEEP_K ? [{ ...mk(4, 4, 2, 2, 32), results: 'memory', ahead: 3, ...streamK }] : [];
     const candidates =
       p.im2col && p.n % tileShape(tall).bn === 0
-        ? [tall, square]
+        ? [...(p.m % tileShape(tall160).bm === 0 ? [tall160] : []), tall, square]
         : p.mode === 'conv'
         ? p.m >= 256 && groups(wide) >= 256
           ? [wide, square]
@@ -233,10 +256,21 @@ export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
           ? [...largeViaMemory, large, square]
           : [square];
     const pick = candidates.find((v) => variantProblem(rt, p, v) === null);
-    if (pick) return withSplit(rt, p, pick, groups(pick));
+    if (pick) return withSplit(rt, p, pick, groups(pick), pick === tall160 ? { groups: ONE_WAVE } : splitTarget(rt, p));
   }
   const fits = TILED.filter((v) => variantProblem(rt, p, v) === null);
   return fits.find((v) => groups(v) >= 256) ?? fits[fits.length - 1]!;
+}
+
+/**
+ * Workgroups of the deep-K kernel (128x128 tiles through memory) that run at once, on devices
+ * where it was measured: one per SM of an H100's (and H200's) 132. December 2026, H100, GPU time:
+ * 992, 1024 and 1056 tiles of a 4096-deep GEMM took 1.39-1.41 ms, 1088 tiles 1.58 ms.
+ */
+function streamKSlots(rt: Runtime): number | undefined {
+  const a = rt.gpu.adapterInfo;
+  const name = `${a.description} ${a.device}`;
+  return /H[12]00/i.test(name) && !/PCIe/i.test(name) ? 132 : undefined;
 }
 
 /**
@@ -259,15 +293,34 @@ const SPLIT_BELOW_WARPS = 4096;
 const MIN_SLICE_TILES = 4;
 
 /**
- * v with its K split into the fewest slices that give SPLIT_BELOW workgroups (or the most
- * that keep MIN_SLICE_TILES each), where the tile grid alone gives fewer (deep U-Net levels: a
- * 1280-channel conv at 8x8 is 40 tiles); im2col convs (every GEMM with the 'gemm-split-warps'
- * candidate) with enough workgroups split until they have SPLIT_BELOW_WARPS subgroups.
+ * Where withSplit stops cutting K: once the grid has `groups` workgroups, or, with `warps` and at
+ * least `groups` workgroups unsplit, once it has that many subgroups.
  */
-function withSplit(rt: Runtime, p: GemmProblem, v: MatrixVariant, groups: number): MatrixVariant {
+interface SplitTarget {
+  readonly groups: number;
+  readonly warps?: number;
+}
+
+/** Im2col convs (every GEMM with the 'gemm-split-warps' candidate) count subgroups; the rest workgroups. */
+function splitTarget(rt: Runtime, p: GemmProblem): SplitTarget {
+  return p.im2col || rt.candidates.has('gemm-split-warps') ? { groups: SPLIT_BELOW, warps: SPLIT_BELOW_WARPS } : { groups: SPLIT_BELOW };
+}
+
+/**
+ * Im2col convs on 160-row tiles split only below one workgroup per SM of an H100 (the bar conv's
+ * 128 ran 54.4–57.3 TFLOP/s whole against 52.4–55.6 split 2, December 2026).
+ */
+const ONE_WAVE = 128;
+
+/**
+ * v with its K split into the fewest slices that reach the target (or the most that keep
+ * MIN_SLICE_TILES each), where the tile grid alone falls short (deep U-Net levels: a
+ * 1280-channel conv at 8x8 is 40 tiles).
+ */
+function withSplit(rt: Runtime, p: GemmProblem, v: MatrixVariant, groups: number, target: SplitTarget): MatrixVariant {
   const warps = groups * v.sgM * v.sgN;
-  const byWarps = (p.im2col || rt.candidates.has('gemm-split-warps')) && groups >= SPLIT_BELOW;
-  const busy = (slices: number) => (byWarps ? warps * slices >= SPLIT_BELOW_WARPS : groups * slices >= SPLIT_BELOW);
+  const warpTarget = groups >= target.groups ? target.warps : undefined;
+  const busy = (slices: number) => (warpTarget !== undefined ? warps * slices >= warpTarget : groups * slices >= target.groups);
   if (busy(1)) return v;
   const tiles = Math.ceil(p.k / v.bk);
   let best = v;
@@ -309,7 +362,7 @@ export function kernelCode(rt: Runtime, p: GemmProblem, v: GemmVariant): string 
     Object.assign(consts, { TM: v.tm, TN: v.tn, BK: v.bk, SPLIT_K: splitOf(v) });
     return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tiled.wgsl'), { dtype: p.a.dtype, consts }));
   }
-  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk, INTERIOR: interior(p, v), GROUP_M: v.groupM ?? 0, SPLIT_K: splitOf(v), RESULTS_GLOBAL: resultsViaMemory(v), FETCH_AHEAD: v.ahead ?? 1 });
+  Object.assign(consts, { SM: v.frag.M, SN: v.frag.N, SK: v.frag.K, SG_M: v.sgM, SG_N: v.sgN, FM: v.fm, FN: v.fn, BK: v.bk, INTERIOR: interior(p, v), GROUP_M: v.groupM ?? 0, SPLIT_K: splitOf(v), RESULTS_GLOBAL: resultsViaMemory(v), FETCH_AHEAD: v.ahead ?? 1, STREAM_K: v.streamK !== undefined });
   if (v.emulated) {
     return unrolled(specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-tc.wgsl') + kernelSource('gemm-tc-emulated.wgsl'), { dtype: p.a.dtype, consts }));
   }
@@ -340,6 +393,43 @@ function reducePipeline(rt: Runtime, p: GemmProblem, split: number): GPUComputeP
   const { A_VEC, B_VEC, OUT_VEC } = consts;
   const key = `${p.label} split-K sum ${p.a.dtype} ${p.mode}${p.conv ? p.conv.kernel : ''} a${+A_VEC}b${+B_VEC}o${+OUT_VEC} x${split}`;
   return rt.pipeline(key, () => specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-reduce.wgsl'), { dtype: p.a.dtype, consts }));
+}
+
+/** The second pass of a stream-K GEMM (gemm-stream-reduce.wgsl) for this problem's layout and tile. */
+function streamReducePipeline(rt: Runtime, p: GemmProblem, v: MatrixVariant): GPUComputePipeline {
+  const { bm, bn } = tileShape(v);
+  const consts = { MODE: MODE_CODE[p.mode], KH: 1, KW: 1, UNROLL: false, BM: bm, BN: bn, BK: v.bk, ...alignment(p) };
+  const { A_VEC, B_VEC, OUT_VEC } = consts;
+  const key = `${p.label} stream-K sum ${p.a.dtype} ${p.mode} a${+A_VEC}b${+B_VEC}o${+OUT_VEC} ${bm}x${bn}k${v.bk}`;
+  return rt.pipeline(key, () => specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-stream-reduce.wgsl'), { dtype: p.a.dtype, consts }));
+}
+
+function tileCount(p: GemmProblem, v: GemmVariant): number {
+  const { bm, bn } = tileShape(v);
+  return Math.ceil(p.m / bm) * Math.ceil(p.n / bn);
+}
+
+/** Parts a stream-K tile can have (SK_PARTS in gemm-io.wgsl): every worker runs at least half a tile. */
+const SK_PARTS = 3;
+
+/**
+ * How a stream-K variant cuts this problem: `whole` tiles one workgroup each, then `workers`
+ * sharing the other `tail` tiles' K steps, at most two workers per tail tile so each runs at
+ * least half a tile (a worker's loads restart with every part). No tail: plain tiles.
+ */
+function streamKCut(p: GemmProblem, v: GemmVariant): { whole: number; workers: number; tail: number } | null {
+  if (v.kind !== 'tc' || v.streamK === undefined) return null;
+  const tiles = tileCount(p, v);
+  const tail = tiles % v.streamK;
+  return { whole: tiles - tail, workers: Math.min(v.streamK, 2 * tail), tail };
+}
+
+/** f32 elements the stream-K parts take after the M x N plane. */
+function streamKParts(p: GemmProblem, v: GemmVariant): number {
+  const cut = streamKCut(p, v);
+  if (!cut) return 0;
+  const { bm, bn } = tileShape(v);
+  return cut.tail * SK_PARTS * bm * bn;
 }
 
 /** Which operands may be read and written four aligned elements at a time (see gemm-io.wgsl). */
@@ -398,7 +488,7 @@ function standIn(rt: Runtime): { input: Tensor; partials: Tensor } {
 interface Plan {
   readonly variant: GemmVariant;
   readonly pipeline: GPUComputePipeline;
-  /** The split-K sum (gemm-reduce.wgsl), when the variant splits K. */
+  /** The split-K sum (gemm-reduce.wgsl) or stream-K sum (gemm-stream-reduce.wgsl), when the variant needs one. */
   readonly reduce: GPUComputePipeline | null;
 }
 
@@ -424,7 +514,8 @@ function planWith(rt: Runtime, p: GemmProblem, v: GemmVariant): Plan {
   const why = variantProblem(rt, p, v);
   if (why) throw new Error(`${p.label}: variant ${variantName(v)} cannot run this shape: ${why}`);
   const split = splitOf(v);
-  return { variant: v, pipeline: pipelineFor(rt, p, v), reduce: split > 1 ? reducePipeline(rt, p, split) : null };
+  const reduce = split > 1 ? reducePipeline(rt, p, split) : v.kind === 'tc' && v.streamK !== undefined ? streamReducePipeline(rt, p, v) : null;
+  return { variant: v, pipeline: pipelineFor(rt, p, v), reduce };
 }
 
 /** Records one GEMM; returns the variant that ran. */
@@ -437,7 +528,8 @@ export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVa
   }
   const { bm, bn } = tileShape(v);
   const split = splitOf(v);
-  const workgroups = [Math.ceil(p.n / bn), Math.ceil(p.m / bm), p.batch * split] as const;
+  const cut = streamKCut(p, v);
+  const workgroups = cut ? ([cut.whole + cut.workers, 1, 1] as const) : ([Math.ceil(p.n / bn), Math.ceil(p.m / bm), p.batch * split] as const);
   const max = rt.device.limits.maxComputeWorkgroupsPerDimension;
   if (workgroups.some((w) => w > max)) {
     throw new Error(`${p.label}: ${p.m}x${p.n} (batch ${p.batch}) needs ${workgroups.join('x')} workgroups, over the limit ${max}`);
@@ -448,19 +540,20 @@ export function gemm(rt: Runtime, p: GemmProblem, variant?: GemmVariant): GemmVa
     .f32(p.alpha ?? 1)
     .u32(p.aBatch, p.bBatch, p.outBatch)
     .u32(c?.cin ?? 0, c?.h ?? 0, c?.w ?? 0, c?.wo ?? 0, c?.pixels ?? 0, c?.padTop ?? 0, c?.padLeft ?? 0, c?.stride ?? 1)
-    .u32(p.bias ? (p.biasPerRow || p.mode === 'conv' ? 2 : 1) : 0, p.residual ? 1 : 0, ACTIVATION_CODE[p.activation ?? 'none'], 0);
+    .u32(p.bias ? (p.biasPerRow || p.mode === 'conv' ? 2 : 1) : 0, p.residual ? 1 : 0, ACTIVATION_CODE[p.activation ?? 'none'], 0)
+    .u32(cut?.whole ?? 0, cut?.workers ?? 0);
   const stand = standIn(rt);
   const epilogue = [vec4Binding(p.out), p.bias ?? stand.input, vec4Binding(p.residual ?? stand.input)];
   // The direct core cannot split K, so its layout leaves the partial sums out.
-  const partials = split > 1 || resultsViaMemory(v) ? rt.empty([split * p.batch * p.m * p.n], 'f32') : null;
+  const partials = split > 1 || resultsViaMemory(v) ? rt.empty([split * p.batch * p.m * p.n + streamKParts(p, v)], 'f32') : null;
   const partialBinding = v.kind === 'tc-direct' ? null : (partials ?? stand.partials);
   rt.dispatch({ pipeline, uniforms, bindings: [vec4Binding(p.a), vec4Binding(p.b), ...epilogue, partialBinding], workgroups });
-  if (partials && reduce) {
+  if (partials && reduce && (!cut || cut.workers > 0)) {
     rt.dispatch({
       pipeline: reduce,
       uniforms,
       bindings: [null, null, ...epilogue, partials],
-      workgroups: [Math.ceil(p.n / 256), p.m, p.batch],
+      workgroups: cut ? [(bm * bn) / 256, cut.tail, 1] : [Math.ceil(p.n / 256), p.m, p.batch],
     });
   }
   partials?.dispose();

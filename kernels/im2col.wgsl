@@ -1,8 +1,8 @@
 // The im2col matrix of an NCHW image batch, per image [Cin·KH·KW, Ho·Wo]: row k = (ci, ky, kx),
 // column = output pixel, zero where the kernel tap falls in the padding. Each invocation writes
 // PER consecutive pixels of one row (4 where Ho·Wo is a multiple of 4, as one 8- or 16-byte
-// store), so the writes coalesce and the reads walk input rows.
-// Followed by im2col-store1.wgsl or im2col-store4.wgsl (the output binding and store_pixels).
+// store; 8 f16 as one 16-byte store), so the writes coalesce and the reads walk input rows.
+// Followed by im2col-store{1,4,8}.wgsl (the output binding and store_pixels).
 // Expects from the prelude: T, KH, KW, PER.
 
 struct Params {

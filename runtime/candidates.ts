@@ -7,7 +7,7 @@
  *   instead of 320 workgroups (kernels/gemm.ts withSplit; im2col convs always do).
  * The K/V ring of the tensor-core attention and 3x3 convs read in place without im2col ('rows')
  * were candidates until they lost on the GPU; unrolled attention and deep-K GEMMs with results
- * through memory until they won (December 2026).
+ * through memory, eight-pixel im2col stores and stream-K, until they won (December 2026).
  */
 export const KERNEL_CANDIDATES = ['gemm-split-warps'] as const;
 export type KernelCandidate = (typeof KERNEL_CANDIDATES)[number];

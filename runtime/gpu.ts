@@ -38,8 +38,9 @@ export interface Gpu {
   destroy(): void;
 }
 
-// Dawn hides shader-f16 on NVIDIA's Vulkan driver and the subgroup-matrix extension behind toggles.
-const DAWN_TOGGLES = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'];
+// Dawn hides shader-f16 on NVIDIA's Vulkan driver and the subgroup-matrix extension behind toggles,
+// and coarsens timestamp queries (a browser's timing-attack guard) unless told not to.
+const DAWN_TOGGLES = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia', 'disable-dawn-features=timestamp_quantization'];
 const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
 
 export class NoAdapterError extends Error {
@@ -143,7 +144,7 @@ export function describeGpu(gpu: Gpu): string {
   const on = (b: boolean) => (b ? 'yes' : 'no');
   const a = gpu.adapterInfo;
   return (
-    `${a.description || a.device || a.vendor || 'unknown adapter'} (${a.vendor}/${a.architecture}); ` +
+    `${a.description || a.device || a.vendor || 'unknown adapter'}${a.device && a.description && a.device !== a.description ? ` [${a.device}]` : ''} (${a.vendor}/${a.architecture}); ` +
     `shader-f16 ${on(f.f16)}, subgroups ${on(f.subgroups)}, subgroup-matrix ${on(f.subgroupMatrix)}` +
     (f.subgroupMatrix
       ? ` [${f.subgroupMatrixConfigs.map((c) => `${c.M}x${c.N}x${c.K} ${c.componentType}->${c.resultComponentType}`).join(', ')}]`

@@ -1,17 +1,18 @@
 // Kernel microbenchmarks: time, TFLOP/s or GB/s, and the fraction of the device's peak.
 import { Runtime } from '../runtime/runtime.js';
-import { timeGpu } from '../runtime/timing.js';
+import { timeGpu, timeKernelsOnGpu } from '../runtime/timing.js';
 import { allCases } from './bench-cases/index.js';
 import { Cli, runScript, UsageError } from './cli.js';
 
 const cli = new Cli({
   name: 'bench-kernels',
-  usage: 'node scripts/bench-kernels.js [--filter text] [--exclude text] [--dtype f32|f16] [--json] [--plain]',
+  usage: 'node scripts/bench-kernels.js [--filter text] [--exclude text] [--dtype f32|f16] [--gpu-time] [--json] [--plain]',
   description: "Times every kernel at the U-Net's real shapes and prints time, TFLOP/s or GB/s and the fraction of peak.",
   options: {
     filter: { type: 'strings', valueName: 'TEXT', description: 'only cases whose kernel or name contains the text (any match)' },
     exclude: { type: 'strings', valueName: 'TEXT', description: "not cases whose kernel or name contains the text (e.g. 'sweep': no sweep rows)" },
     dtype: { type: 'choice', choices: ['f32', 'f16'], description: 'only f32 or f16 cases' },
+    'gpu-time': { type: 'boolean', description: 'also time each case by GPU timestamps (kernel time alone, without host recording and submission; needs timestamp-query)' },
     json: { type: 'boolean', description: 'one JSON object per line instead of the table' },
     plain: { type: 'boolean', description: 'portable path: no f16, no subgroup matrices' },
   },
@@ -53,16 +54,20 @@ await runScript(cli, async ({ values: args }) => {
     try {
       const inst = c.setup(rt);
       const t = await timeGpu(rt, inst.run);
+      const onGpu = args['gpu-time'] ? await timeKernelsOnGpu(rt, inst.run) : null;
       inst.dispose();
       const s = t.medianMs / 1e3;
       const tflops = c.flops ? c.flops / s / 1e12 : 0;
       const gbs = c.bytes / s / 1e9;
       const frac = peak ? (c.flops ? tflops / (c.dtype === 'f16' ? peak.f16Tflops : peak.f32Tflops) : gbs / peak.gbPerS) : NaN;
+      const gpuRate = onGpu ? (c.flops ? c.flops / (onGpu.medianMs / 1e3) / 1e12 : c.bytes / (onGpu.medianMs / 1e3) / 1e9) : NaN;
       line = { kernel: c.kernel, name: c.name, dtype: c.dtype, variant: inst.variant ?? '', ms: +t.medianMs.toFixed(4), tflops: +tflops.toFixed(2), gbps: +gbs.toFixed(1), peakFraction: +frac.toFixed(3) };
+      if (onGpu) Object.assign(line, { gpuMs: +onGpu.medianMs.toFixed(4), [c.flops ? 'gpuTflops' : 'gpuGbps']: +gpuRate.toFixed(2) });
       if (args.json) console.log(JSON.stringify(line));
       else {
         const rate = c.flops ? `${tflops.toFixed(1).padStart(7)} TFLOP/s` : `${gbs.toFixed(0).padStart(7)} GB/s   `;
-        console.log(`${c.name.padEnd(44)} ${c.dtype} ${t.medianMs.toFixed(3).padStart(9)} ms ${rate} ${Number.isNaN(frac) ? '' : `${(frac * 100).toFixed(1).padStart(5)}% of peak`}  ${inst.variant ?? ''}`);
+        const gpu = onGpu ? ` | gpu ${onGpu.medianMs.toFixed(3)} ms ${gpuRate.toFixed(1)} ${c.flops ? 'TFLOP/s' : 'GB/s'}` : args['gpu-time'] ? ' | gpu: no timestamp-query' : '';
+        console.log(`${c.name.padEnd(44)} ${c.dtype} ${t.medianMs.toFixed(3).padStart(9)} ms ${rate} ${Number.isNaN(frac) ? '' : `${(frac * 100).toFixed(1).padStart(5)}% of peak`}  ${inst.variant ?? ''}${gpu}`);
       }
     } catch (e) {
       const msg = (e as Error).message.split('\n').slice(0, 3).join(' | ');

@@ -106,7 +106,7 @@ function withRing(rt: Runtime, p: AttentionProblem, v: AttentionVariant): Attent
 }
 
 /** A swept GEMM option applied to the chosen tensor-core variant (verifies it before it is chosen). */
-type MatrixTweak = Partial<Pick<MatrixVariant, 'bk' | 'results' | 'sgM' | 'sgN'>>;
+type MatrixTweak = Partial<Pick<MatrixVariant, 'bk' | 'results' | 'sgM' | 'sgN' | 'splitK' | 'streamK' | 'ahead'>>;
 
 function tweaked(v: GemmVariant, tweak: MatrixTweak | undefined): GemmVariant {
   return tweak && v.kind === 'tc' ? { ...v, ...tweak } : v;
@@ -200,6 +200,9 @@ const CHECKS: Check[] = [
   matmulCheck(4096, 1024, 4096),
   matmulCheck(4096, 1024, 4096, { bk: 32, results: 'memory' }),
   linearCheck(8192, 320, 1280, { results: 'memory' }),
+  // stream-K: 1024 tiles over 132 workers (a tail of 100), and 24 tiles of 64x64 over 5 (a tail of 4)
+  matmulCheck(4096, 1024, 4096, { streamK: 132 }),
+  linearCheck(256, 1280, 384, { results: 'memory', ahead: 3, splitK: 1, streamK: 5 }),
   linearCheck(128, 1280, 1280),
   convCheck(2, 320, 320, 32, 3, 1),
   convCheck(2, 1280, 1280, 8, 3, 1),

@@ -28,8 +28,9 @@ run() {
 }
 step() { run check "$@"; }
 sweep() { run sweep "$@"; }
-# The sweeps name their rows after the same shapes, so the bars leave them out.
-bars=(--filter 'matmul 4096' --filter 'conv3x3 320→320 64x64' --filter 'attention self B2xH8 4096' --filter 'attention self B2xH8 16384' --exclude sweep)
+# The sweeps name their rows after the same shapes, so the bars leave them out; bar rows also give
+# the kernel time by GPU timestamps.
+bars=(--filter 'matmul 4096' --filter 'conv3x3 320→320 64x64' --filter 'attention self B2xH8 4096' --filter 'attention self B2xH8 16384' --exclude sweep --gpu-time)
 all_candidates=$(node --input-type=module -e "import { KERNEL_CANDIDATES } from './dist/runtime/candidates.js'; console.log(KERNEL_CANDIDATES.join(','))") ||
   { echo 'kernel-report: cannot list the kernel candidates (is the project built?)' >&2; exit 2; }
 step node scripts/device-info.js

@@ -40,8 +40,8 @@ export function conv2dCase(
 }
 
 /**
- * The im2col pass of a 3x3 pad-1 conv alone, one or four pixels per store: how much of the lowered
- * conv's time it takes.
+ * The im2col pass of a 3x3 pad-1 conv alone, one, four or eight pixels per store: how much of
+ * the lowered conv's time it takes.
  */
 function im2colCase(batch: number, cin: number, size: number, dtype: DType, packet: Im2colPacket): BenchCase {
   const elements = batch * cin * 9 * size * size;
@@ -101,7 +101,7 @@ export const conv2dSweepCases: BenchCase[] = [
     [640, 16],
     [1280, 16],
   ].map(([channels, size]) => ({ ...conv2dCase(2, channels!, channels!, size!, 3, 'f16'), kernel: 'conv-sweep' })),
-  ...([1, 4] as const).map((packet) => ({ ...im2colCase(2, 320, 64, 'f16', packet), kernel: 'conv-sweep' })),
+  ...([1, 4, 8] as const).map((packet) => ({ ...im2colCase(2, 320, 64, 'f16', packet), kernel: 'conv-sweep' })),
 ];
 
 // `--filter ahead-sweep` (with matmul.ts's rows): the bar conv's best im2col tiles with global
@@ -114,13 +114,32 @@ export const conv2dAheadCases: BenchCase[] = ([1, 2, 3] as const).flatMap((ahead
   ]),
 );
 
-// `--filter m160-sweep`: the bar conv on 160-row tiles (five subgroups down), which cover its 320
-// output channels in two tiles where 128-row tiles waste a sixth; 160x128 through memory is the
-// 4096³ winner's shape with the rows the conv needs.
-export const conv2dM160Cases: BenchCase[] = sweepRows('m160-sweep', 320, 64, [
-  ['tc', 5, 4, 2, 2, 32, { results: 'memory', ahead: 2 }],
-  ['tc', 5, 4, 2, 2, 32, { results: 'memory', splitK: 2, ahead: 2 }],
-  ['tc', 5, 4, 2, 2, 16, { splitK: 2, ahead: 2 }],
-  ['tc', 5, 2, 2, 2, 32, { splitK: 2, ahead: 2 }],
-  ['tc', 5, 2, 2, 2, 16, { splitK: 2, ahead: 2 }],
-]);
+// `--filter m160-sweep`: convs on 160-row tiles (five subgroups down), which cover the U-Net's
+// 320, 640 and 1280 output channels where 128-row tiles waste a sixth: the bar conv with loads two
+// or three ahead and split or whole, the other levels' convs split towards one workgroup per SM,
+// each beside the 64x128 tiles they ran before; and the bar conv's im2col pass, four or eight
+// pixels per store.
+const TALL_160 = ['tc', 5, 4, 2, 2, 32] as const;
+export const conv2dM160Cases: BenchCase[] = [
+  ...sweepRows('m160-sweep', 320, 64, [
+    [...TALL_160, { results: 'memory', ahead: 2 }],
+    [...TALL_160, { results: 'memory', ahead: 3 }],
+    [...TALL_160, { results: 'memory', splitK: 2, ahead: 3 }],
+    ['tc', 2, 4, 2, 2, 16, { splitK: 2, ahead: 2 }],
+  ]),
+  ...sweepRows('m160-sweep', 320, 128, [
+    [...TALL_160, { results: 'memory', ahead: 2 }],
+    ['tc', 2, 4, 2, 2, 16, { ahead: 2 }],
+  ]),
+  ...sweepRows('m160-sweep', 640, 32, [
+    [...TALL_160, { results: 'memory', ahead: 2 }],
+    [...TALL_160, { results: 'memory', splitK: 2, ahead: 2 }],
+    ['tc', 2, 4, 2, 2, 16, { splitK: 2, ahead: 2 }],
+  ]),
+  ...sweepRows('m160-sweep', 1280, 16, [
+    [...TALL_160, { results: 'memory', splitK: 2, ahead: 2 }],
+    [...TALL_160, { results: 'memory', splitK: 4, ahead: 2 }],
+    ['tc', 2, 4, 2, 2, 16, { splitK: 4, ahead: 2 }],
+  ]),
+  ...([4, 8] as const).map((packet) => ({ ...im2colCase(2, 320, 64, 'f16', packet), kernel: 'm160-sweep' })),
+];

@@ -68,12 +68,13 @@ export function matrixPick(kind: MatrixVariant['kind'], sgM: number, sgN: number
   };
 }
 
-/** Launch order and K slices of a swept variant. */
+/** Launch order, K slices, results and loads ahead of a swept variant. */
 export interface SweepExtra {
   readonly groupM?: number;
   readonly splitK?: number;
   readonly results?: 'workgroup' | 'memory';
   readonly ahead?: 1 | 2 | 3;
+  readonly streamK?: number;
 }
 
 export type SweepEntry = readonly [MatrixVariant['kind'], number, number, number, number, number, SweepExtra?];
@@ -122,6 +123,15 @@ export const matmulAheadCases: BenchCase[] = ([1, 2, 3] as const).flatMap((ahead
   { ...matmulCase(4096, 4096, 4096, 'f16', matrixPick('tc', 4, 4, 2, 2, 16, { ahead })), kernel: 'ahead-sweep' },
   { ...linearCase(8192, 320, 1280, 'f16', matrixPick('tc', 4, 4, 2, 2, 16, { ahead })), kernel: 'ahead-sweep' },
 ]);
+
+// `--filter tail-sweep`: the 4096³ winner's wave quantisation, read from GPU time per FLOP as M
+// moves the tile count around multiples of the H100's 132 SMs (31, 32, 33, 34 rows of 32 tiles:
+// 992, 1024, 1056, 1088), its launch bands, and stream-K over the 132 SMs.
+export const tailSweepCases: BenchCase[] = [
+  ...[3968, 4096, 4224, 4352].map((m) => ({ ...matmulCase(m, 4096, 4096, 'f16'), kernel: 'tail-sweep' })),
+  ...[4, 8, 16, 32].map((groupM) => ({ ...matmulCase(4096, 4096, 4096, 'f16', matrixPick('tc', 4, 4, 2, 2, 32, { results: 'memory', groupM, ahead: 3 })), kernel: 'tail-sweep' })),
+  ...[3968, 4096, 4352].map((m) => ({ ...matmulCase(m, 4096, 4096, 'f16', matrixPick('tc', 4, 4, 2, 2, 32, { results: 'memory', ahead: 3, streamK: 132 })), kernel: 'tail-sweep' })),
+];
 
 // `--filter split-sweep`: deep-level linears (few output tiles) under several K splits, and the
 // engine's own choice.

@@ -175,7 +175,7 @@ function refIm2col(x: Float32Array, batch: number, window: ConvWindow): number[]
   return want;
 }
 
-t.test('im2col lays out each tap as a row of output pixels, one or four per store', async (t) => {
+t.test('im2col lays out each tap as a row of output pixels, one, four or eight (f16) per store', async (t) => {
   const rt = await testRuntime();
   const dtypes: DType[] = rt.features.f16 ? ['f32', 'f16'] : ['f32'];
   const cases: { batch: number; h: number; w: number; window: ConvWindow; packets: Im2colPacket[] }[] = [
@@ -184,15 +184,16 @@ t.test('im2col lays out each tap as a row of output pixels, one or four per stor
     // 36 pixels in rows of 6: packets of four cross output rows (and the padding at both ends)
     { batch: 2, h: 6, w: 6, window: { cin: 3, h: 6, w: 6, ho: 6, wo: 6, kernel: 3, stride: 1, padTop: 1, padLeft: 1 }, packets: [1, 4] },
     // stride 2 with the VAE's (0, 1, 0, 1) padding: 4x2 outputs, two rows per packet
-    { batch: 1, h: 8, w: 4, window: { cin: 2, h: 8, w: 4, ho: 4, wo: 2, kernel: 3, stride: 2, padTop: 0, padLeft: 0 }, packets: [1, 4] },
+    { batch: 1, h: 8, w: 4, window: { cin: 2, h: 8, w: 4, ho: 4, wo: 2, kernel: 3, stride: 2, padTop: 0, padLeft: 0 }, packets: [1, 4, 8] },
     // more than one workgroup of packets along a row: 32x40 = 1280 pixels
-    { batch: 1, h: 32, w: 40, window: { cin: 1, h: 32, w: 40, ho: 32, wo: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1 }, packets: [1, 4] },
+    { batch: 1, h: 32, w: 40, window: { cin: 1, h: 32, w: 40, ho: 32, wo: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1 }, packets: [1, 4, 8] },
   ];
   for (const dtype of dtypes) {
     for (const c of cases) {
       const x = inputs(c.batch * c.window.cin * c.h * c.w, 5, dtype);
       const want = refIm2col(x, c.batch, c.window);
-      for (const packet of [undefined, ...c.packets]) {
+      // Eight per store packs f16 pairs into u32s.
+      for (const packet of [undefined, ...c.packets.filter((per) => per !== 8 || dtype === 'f16')]) {
         const got = await rt.read(rt.tidy(() => im2col(rt, rt.upload(x, [c.batch, c.window.cin, c.h, c.w], dtype), c.window, packet)));
         t.same(Array.from(got), want, `${dtype} ${c.batch}x${c.window.cin}x${c.h}x${c.w} s${c.window.stride} → ${c.window.ho}x${c.window.wo}, ${packet ?? 'default'} per store`);
       }
@@ -201,6 +202,8 @@ t.test('im2col lays out each tap as a row of output pixels, one or four per stor
   rt.tidy(() => {
     const window: ConvWindow = { cin: 1, h: 5, w: 3, ho: 5, wo: 3, kernel: 3, stride: 1, padTop: 1, padLeft: 1 };
     t.throws(() => im2col(rt, rt.zeros([1, 1, 5, 3]), window, 4), /im2col: 4 pixels per store need Ho·Wo \(15\) to be a multiple of 4/);
+    const eight: ConvWindow = { ...window, h: 4, w: 2, ho: 4, wo: 2 };
+    t.throws(() => im2col(rt, rt.zeros([1, 1, 4, 2]), eight, 8), /im2col: 8 pixels per store pack f16 pairs, not f32/);
   });
 });
 

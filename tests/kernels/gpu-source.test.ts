@@ -40,7 +40,7 @@ const tiles: [number, number, number, number, number][] = [
   [5, 2, 2, 2, 32],
   [5, 4, 2, 2, 16],
 ];
-const extras: Partial<MatrixVariant>[] = [{}, { splitK: 2 }, { results: 'memory' }, { splitK: 2, results: 'memory' }, { groupM: 8 }, { ahead: 2 }, { ahead: 3 }, { results: 'memory', ahead: 2 }];
+const extras: Partial<MatrixVariant>[] = [{}, { splitK: 2 }, { results: 'memory' }, { splitK: 2, results: 'memory' }, { groupM: 8 }, { ahead: 2 }, { ahead: 3 }, { results: 'memory', ahead: 2 }, { results: 'memory', ahead: 3 }, { results: 'memory', ahead: 3, streamK: 132 }];
 
 t.test('GEMM: the unrolled hardware source builds for every tile shape and layout', async (t) => {
   let built = 0;

@@ -264,6 +264,8 @@ t.test('the staged tensor-core core matches a TS reference with emulated fragmen
   await checkFullLinear(t, rt, [37, 70, 45], 'f16', 'gelu', 21, square);
   await checkFullLinear(t, rt, [128, 64, 128], 'f16', 'silu', 22, square);
   await checkFullLinear(t, rt, [128, 64, 128], 'f16', 'silu', 22, viaMemory);
+  // Stream-K through the bias and activation: 4 tiles over 3 workers, a tail tile in two parts.
+  await checkFullLinear(t, rt, [128, 64, 128], 'f16', 'silu', 22, { ...viaMemory, streamK: 3 });
   for (const [v, [batch, m, k, n]] of [
     [square, [1, 130, 77, 131]],
     [square, [2, 128, 64, 64]],
@@ -279,12 +281,21 @@ t.test('the staged tensor-core core matches a TS reference with emulated fragmen
     // threads; 160x128 through memory: 512 for 640).
     [{ ...square, sgM: 5, sgN: 2, fm: 1, bk: 16 }, [1, 170, 77, 140]],
     [{ ...viaMemory, sgM: 5, sgN: 4, bk: 16, ahead: 2 }, [1, 160, 64, 128]],
+    // Stream-K: 8 tiles over 5 workers leave a tail of 3 tiles whose 8 K steps each 5 workers
+    // share (parts of two and three); with K one step, idle workers and tail tiles run whole;
+    // 8 tiles over 4 workers, no tail; loads three ahead over parts shorter than the ring.
+    [{ ...viaMemory, streamK: 5 }, [1, 256, 256, 128]],
+    [{ ...viaMemory, streamK: 5 }, [1, 256, 32, 128]],
+    [{ ...viaMemory, streamK: 4 }, [1, 256, 128, 128]],
+    [{ ...viaMemory, ahead: 3, streamK: 4 }, [1, 128, 160, 192]],
   ] as const) {
     await checkBatchedMatmul(t, rt, [batch, m, k, n], 'f16', 0.5, 23, v, `matmul f16 ${batch}x${m}x${k}x${n}`);
   }
   rt.tidy(() => {
     t.throws(() => matmul(rt, rt.zeros([4, 4], 'f16'), rt.zeros([4, 4], 'f16'), { variant: { ...square, kind: 'tc-direct' } }), /only the staged core/);
     t.throws(() => matmul(rt, rt.zeros([64, 60], 'f16'), rt.zeros([60, 64], 'f16'), { variant: viaMemory }), /whole interior tiles/);
+    t.throws(() => matmul(rt, rt.zeros([2, 64, 64], 'f16'), rt.zeros([2, 64, 64], 'f16'), { variant: { ...viaMemory, streamK: 3 } }), /stream-K runs one batch matrix/);
+    t.throws(() => matmul(rt, rt.zeros([64, 64], 'f16'), rt.zeros([64, 64], 'f16'), { variant: { ...square, streamK: 3 } }), /stream-K needs the staged core with results through memory/);
   });
 });
 

@@ -12,3 +12,11 @@ t.test('bench-kernels: --exclude leaves out what --filter let in', async (t) => 
   t.not(none.status, 0, 'nothing left to time is an error');
   t.match(none.stderr, /no benchmark matches/);
 });
+
+t.test('bench-kernels: --gpu-time adds the kernel time from GPU timestamps', async (t) => {
+  const out = run('--filter', 'add 2x320x64x64', '--dtype', 'f32', '--gpu-time', '--json');
+  t.equal(out.status, 0, out.stderr);
+  const line = JSON.parse(out.stdout.trim().split('\n')[0]!) as { ms: number; gpuMs?: number; gpuGbps?: number };
+  t.ok(line.ms > 0);
+  t.ok(line.gpuMs !== undefined && line.gpuMs > 0 && line.gpuGbps! > 0, `gpu time ${line.gpuMs} ms`);
+});
