@@ -115,9 +115,9 @@ fn sk_worker(i: u32, tail_steps: u32) -> u32 {
   return ((i + 1u) * p.sk_workers - 1u) / tail_steps;
 }
 
-/** Where part `part` of tail tile `r` keeps its BM x BN f32 sums (rows of BN). */
-fn sk_part_base(r: u32, part: u32, tile_elems: u32) -> u32 {
-  return p.m * p.n + (r * SK_PARTS + part) * tile_elems;
+/** Where slot `slot` (part q of tail tile r: r · SK_PARTS + q) keeps its BM x BN f32 sums (rows of BN). */
+fn sk_slot_base(slot: u32, tile_elems: u32) -> u32 {
+  return p.m * p.n + slot * tile_elems;
 }
 
 fn a_elem(i: u32) -> T {

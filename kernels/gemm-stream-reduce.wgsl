@@ -19,7 +19,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let col = 4u * (e % (BN / 4u));
   var sum = vec4<f32>(0.0);
   for (var q = 0u; q < parts; q++) {
-    sum += partials[(sk_part_base(r, q, BM * BN) + row * BN + col) >> 2u];
+    sum += partials[(sk_slot_base(r * SK_PARTS + q, BM * BN) + row * BN + col) >> 2u];
   }
   let t = p.dp_tiles + r;
   store4((t / across) * BM + row, (t % across) * BN + col, sum);

@@ -130,7 +130,7 @@ struct Work {
   tile: vec2u,  // (column tile, row tile)
   step: u32,    // first K step
   steps: u32,
-  part: u32,    // WHOLE, or which part of its tail tile
+  slot: u32,    // WHOLE, or the slot of the f32 buffer this part's sums go to (sk_slot_base)
   // stream-K workers: this worker, the tail step after this part, the tail step it stops at
   worker: u32,
   next: u32,
@@ -139,16 +139,18 @@ struct Work {
 
 const WHOLE: u32 = 0xffffffffu;
 
+fn tiles_across() -> u32 {
+  return (p.n + BN - 1u) / BN;
+}
+
 /** The STREAM_K grid's tile t (row-major, launched in order). */
 fn tile_at(t: u32) -> vec2u {
-  let across = (p.n + BN - 1u) / BN;
-  return vec2u(t % across, t / across);
+  return vec2u(t % tiles_across(), t / tiles_across());
 }
 
 /** Tail steps of a STREAM_K grid whose tiles take `steps` K steps each. */
 fn tail_steps(steps: u32) -> u32 {
-  let tiles = ((p.n + BN - 1u) / BN) * ((p.m + BM - 1u) / BM);
-  return (tiles - p.dp_tiles) * steps;
+  return (tiles_across() * ((p.m + BM - 1u) / BM) - p.dp_tiles) * steps;
 }
 
 /** Worker `worker`'s part that starts at tail step `at` (it stops at `end`). */
@@ -160,7 +162,7 @@ fn tail_work(worker: u32, at: u32, end: u32, steps: u32) -> Work {
   w.tile = tile_at(p.dp_tiles + r);
   w.step = first;
   w.steps = run;
-  w.part = select(worker - sk_worker(r * steps, tail_steps(steps)), WHOLE, run == steps);
+  w.slot = select(r * SK_PARTS + worker - sk_worker(r * steps, tail_steps(steps)), WHOLE, run == steps);
   w.worker = worker;
   w.next = at + run;
   w.end = end;
@@ -169,7 +171,7 @@ fn tail_work(worker: u32, at: u32, end: u32, steps: u32) -> Work {
 
 fn first_work(wid: vec3u, grid: vec3u, slice: u32, steps: u32) -> Work {
   var w: Work;
-  w.part = WHOLE;
+  w.slot = WHOLE;
   if (!STREAM_K) {
     w.tile = tile_of(wid, grid);
     w.step = slice * steps;
@@ -265,9 +267,9 @@ fn main(
       }
     }
 
-    if (STREAM_K && work.part != WHOLE) {
-      // A part of a shared tail tile: its sums wait in the tile's slot for gemm-stream-reduce.wgsl.
-      let base = sk_part_base(work.tile.y * ((p.n + BN - 1u) / BN) + work.tile.x - p.dp_tiles, work.part, BM * BN);
+    if (STREAM_K && work.slot != WHOLE) {
+      // A part of a shared tail tile: its sums wait in their slot for gemm-stream-reduce.wgsl.
+      let base = sk_slot_base(work.slot, BM * BN);
       for (var i = 0u; i < FM; i++) { // unroll
         for (var j = 0u; j < FN; j++) { // unroll
           store_global(base + (sg_m * FM + i) * SM * BN + (sg_n * FN + j) * SN, BN, acc[i][j]);

@@ -225,10 +225,7 @@ const TILED: readonly TiledVariant[] = [
  */
 export function chooseVariant(rt: Runtime, p: GemmProblem): GemmVariant {
   const frag = matrixFragment(rt, p.a.dtype);
-  const groups = (v: GemmVariant) => {
-    const { bm, bn } = tileShape(v);
-    return Math.ceil(p.m / bm) * Math.ceil(p.n / bn) * p.batch;
-  };
+  const groups = (v: GemmVariant) => tileCount(p, v) * p.batch;
   if (frag) {
     const mk = (sgM: number, sgN: number, fm: number, fn: number, bk: number): MatrixVariant => ({ kind: 'tc', sgM, sgN, fm, fn, bk, frag });
     const wide = mk(4, 2, 2, 2, 32);
@@ -404,6 +401,7 @@ function streamReducePipeline(rt: Runtime, p: GemmProblem, v: MatrixVariant): GP
   return rt.pipeline(key, () => specialize(kernelSource('gemm-io.wgsl') + kernelSource('gemm-stream-reduce.wgsl'), { dtype: p.a.dtype, consts }));
 }
 
+/** Output tiles of one batch matrix. */
 function tileCount(p: GemmProblem, v: GemmVariant): number {
   const { bm, bn } = tileShape(v);
   return Math.ceil(p.m / bm) * Math.ceil(p.n / bn);

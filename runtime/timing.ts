@@ -63,8 +63,12 @@ async function timeBatches(rt: Runtime, run: () => void, options: TimingOptions)
     await rt.sync();
     samples.push((performance.now() - t0) / batch);
   }
+  return summary(samples, batch * samples.length);
+}
+
+function summary(samples: number[], iterations: number): GpuTiming {
   samples.sort((a, b) => a - b);
-  return { medianMs: samples[Math.floor(samples.length / 2)]!, minMs: samples[0]!, iterations: batch * samples.length };
+  return { medianMs: samples[Math.floor(samples.length / 2)]!, minMs: samples[0]!, iterations };
 }
 
 /**
@@ -88,6 +92,5 @@ export async function timeKernelsOnGpu(rt: Runtime, run: () => void, calls = 20)
   } else {
     samples.push(times.reduce((s, k) => s + k.ns, 0) / 1e6 / calls);
   }
-  samples.sort((a, b) => a - b);
-  return { medianMs: samples[Math.floor(samples.length / 2)]!, minMs: samples[0]!, iterations: calls };
+  return summary(samples, calls);
 }
